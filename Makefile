@@ -1,0 +1,80 @@
+# One entry point for developers and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+CLUSTER ?= local
+WIPE ?=
+PYTEST_ARGS ?=
+# Where the collection is copied for ansible-test (it needs the
+# ansible_collections/<namespace>/<name> layout).
+SANITY_ROOT := $(abspath .cache/sanity)/ansible_collections/alertmanagerpp/datastores
+
+CLUSTER_SCRIPT := tests/cluster/$(if $(filter kind,$(CLUSTER)),kind.sh,cluster.sh)
+export K8S_AUTH_KUBECONFIG ?= $(shell $(CLUSTER_SCRIPT) kubeconfig)
+export KUBECONFIG := $(K8S_AUTH_KUBECONFIG)
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+
+.PHONY: help venv cluster cluster-down cluster-status lint yamllint ansible-lint sanity \
+        unit smoke molecule test demo bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## create the pinned Python environment in .venv
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+cluster: ## bring up the local Kubernetes (idempotent; CLUSTER=kind to use kind)
+	$(CLUSTER_SCRIPT) up
+
+cluster-down: ## stop the local Kubernetes (WIPE=1 also deletes its state)
+	$(CLUSTER_SCRIPT) down $(if $(WIPE),--wipe)
+
+cluster-status: ## exit 0 when the local Kubernetes answers
+	$(CLUSTER_SCRIPT) status
+
+lint: yamllint ansible-lint sanity ## all linters
+
+yamllint: venv
+	$(BIN)/yamllint --strict .
+
+ansible-lint: venv
+	$(BIN)/ansible-lint --profile production --strict
+
+sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/...
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files -z --cached --others --exclude-standard | grep -zv '^collections/' | \
+	  xargs -0 cp --parents -t $(SANITY_ROOT)
+	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+	  --skip-test pylint --color no
+
+unit: venv ## unit tests of plugins/ (real redis-server where Redis is involved)
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+smoke: venv cluster ## prove the cluster: StatefulSet + PVC, exec, port-forward, pod delete
+	$(BIN)/pytest -q tests/cluster $(PYTEST_ARGS)
+
+molecule: venv cluster ## molecule scenarios on the real cluster
+	@for s in $$(ls molecule); do \
+	  [ -f molecule/$$s/molecule.yml ] || continue; \
+	  echo "== molecule scenario $$s"; \
+	  $(BIN)/molecule test -s $$s || exit 1; \
+	done
+
+test: lint unit smoke molecule ## everything CI runs
+
+demo: venv cluster ## bring up the cluster and deploy the standard profile on it
+	$(BIN)/ansible-playbook playbooks/deploy.yml -e profile=standard
+
+bench: venv cluster ## benchmarks (print ratios against a baseline in the same run)
+	@for b in bench/*.py; do $(BIN)/python $$b; done
+
+clean: ## remove the venv and local caches of this checkout
+	rm -rf $(VENV) .cache
