@@ -150,7 +150,7 @@ group_alive() {
 
 stop_by_pidfile() {
   # $1: PID file; $2: "group" to signal the whole process group it names.
-  local file="$1" mode="${2:-}" pid target i
+  local file="$1" mode="${2:-}" pid target
   [[ -f "${file}" ]] || return 0
   pid=$(<"${file}")
   target="${pid}"
@@ -158,7 +158,7 @@ stop_by_pidfile() {
   if kill -0 -- "${target}" 2>/dev/null; then
     log "stopping $(basename "${file}" .pid) (${mode:-pid} ${pid})"
     kill -TERM -- "${target}" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
       kill -0 -- "${target}" 2>/dev/null || break
       sleep 0.2
     done
@@ -225,8 +225,7 @@ start_containerd() {
   setsid containerd --config "${AMP_STATE}/containerd/config.toml" \
     >"${AMP_STATE}/logs/containerd.log" 2>&1 </dev/null &
   echo $! >"${AMP_RUN}/containerd.pid"
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     ctr --address "${CONTAINERD_SOCK}" version >/dev/null 2>&1 && return 0
     sleep 0.2
   done
@@ -297,6 +296,7 @@ start_control_plane() {
       ETCD_LOGFILE="${AMP_STATE}/logs/etcd.log" CLUSTER_CIDR="${CLUSTER_CIDR}" \
       NET_PLUGIN=cni CNI_CONF_DIR="${CNI_CONF_DIR}" CNI_BIN_DIR=/usr/lib/cni \
       KUBECTL="${K8S_BIN}/kubectl"
+    # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
     exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ \
       "${AMP_RUN}/control-plane.pid" hack/local-up-cluster.sh -O
   ) >"${AMP_STATE}/logs/local-up-cluster.log" 2>&1 </dev/null ||
@@ -305,8 +305,7 @@ start_control_plane() {
 }
 
 wait_for_node_ready() {
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     if kubectl_local get nodes -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -q True &&
       kubectl_local get serviceaccount default >/dev/null 2>&1 &&
       kubectl_local get storageclass standard >/dev/null 2>&1; then
