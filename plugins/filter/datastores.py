@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters used by the roles; the logic lives in module_utils."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sizes import (
+    SizeError,
+    k8s_quantity_bytes,
+    redis_memory_bytes,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.statefulset import (
+    immutable_changes,
+)
+
+
+def _wrap(function):
+    def filter_function(*args):
+        try:
+            return function(*args)
+        except SizeError as exc:
+            raise AnsibleFilterError(str(exc))
+    filter_function.__name__ = function.__name__
+    filter_function.__doc__ = function.__doc__
+    return filter_function
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "redis_memory_bytes": _wrap(redis_memory_bytes),
+            "k8s_quantity_bytes": _wrap(k8s_quantity_bytes),
+            "statefulset_immutable_changes": _wrap(immutable_changes),
+        }

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which changes to a StatefulSet the API server would refuse (422)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sizes import (
+    k8s_quantity_bytes,
+)
+
+
+def _claim_templates(sts):
+    return {
+        (t.get("metadata") or {}).get("name"): t.get("spec") or {}
+        for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or []
+    }
+
+
+def _requested_storage(claim_spec):
+    return ((claim_spec.get("resources") or {}).get("requests") or {}).get("storage")
+
+
+def _claim_changes(name, live, wanted):
+    changes = []
+    live_size, wanted_size = _requested_storage(live), _requested_storage(wanted)
+    if live_size and wanted_size and k8s_quantity_bytes(live_size) != k8s_quantity_bytes(wanted_size):
+        changes.append("volume claim %r storage: %s -> %s" % (name, live_size, wanted_size))
+    # An unset class means "the cluster's default": only an explicit change counts.
+    live_class, wanted_class = live.get("storageClassName"), wanted.get("storageClassName")
+    if wanted_class and live_class != wanted_class:
+        changes.append("volume claim %r storageClassName: %s -> %s" % (name, live_class or "(default)", wanted_class))
+    if sorted(live.get("accessModes") or []) != sorted(wanted.get("accessModes") or []):
+        changes.append("volume claim %r accessModes: %s -> %s" % (name, live.get("accessModes"), wanted.get("accessModes")))
+    return changes
+
+
+def immutable_changes(live, wanted):
+    """Human-readable list of changes in immutable fields from live to wanted.
+
+    live: the StatefulSet as read from the API (or None/empty when absent).
+    wanted: the StatefulSet the role would apply.
+    """
+    if not live:
+        return []
+    changes = []
+    live_spec, wanted_spec = live.get("spec") or {}, wanted.get("spec") or {}
+    for field in ("serviceName", "podManagementPolicy"):
+        if live_spec.get(field) != wanted_spec.get(field) and wanted_spec.get(field) is not None:
+            changes.append("%s: %s -> %s" % (field, live_spec.get(field), wanted_spec.get(field)))
+    live_selector = (live_spec.get("selector") or {}).get("matchLabels")
+    wanted_selector = (wanted_spec.get("selector") or {}).get("matchLabels")
+    if live_selector != wanted_selector:
+        changes.append("selector: %s -> %s" % (live_selector, wanted_selector))
+    live_claims, wanted_claims = _claim_templates(live), _claim_templates(wanted)
+    if sorted(live_claims) != sorted(wanted_claims):
+        changes.append("volumeClaimTemplates: %s -> %s" % (sorted(live_claims), sorted(wanted_claims)))
+    for name in sorted(set(live_claims) & set(wanted_claims)):
+        changes.extend(_claim_changes(name, live_claims[name], wanted_claims[name]))
+    return changes
