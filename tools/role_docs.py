@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write docs/roles/<role>.md from roles/<role>/meta/argument_specs.yml.
 
     python tools/role_docs.py            # regenerate every role's reference

@@ -133,11 +133,14 @@ build_kubernetes() {
 
 # -------------------------------------------------------------- processes --
 
+# A PID file may outlive its process (a killed session, no reboot) and the
+# number be reused: a PID counts as ours only while its command line names our
+# state directory, which every daemon we start has in its arguments.
 pid_alive() {
   local file="$1" pid
   [[ -f "${file}" ]] || return 1
   pid=$(<"${file}")
-  [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null
+  [[ -n "${pid}" ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF "${AMP_STATE}"
 }
 
 group_alive() {
@@ -145,7 +148,7 @@ group_alive() {
   local file="$1" pgid
   [[ -f "${file}" ]] || return 1
   pgid=$(<"${file}")
-  [[ -n "${pgid}" ]] && kill -0 -- "-${pgid}" 2>/dev/null
+  [[ -n "${pgid}" ]] && pgrep -g "${pgid}" -f "${AMP_STATE}" >/dev/null
 }
 
 stop_by_pidfile() {
@@ -155,7 +158,7 @@ stop_by_pidfile() {
   pid=$(<"${file}")
   target="${pid}"
   [[ "${mode}" == group ]] && target="-${pid}"
-  if kill -0 -- "${target}" 2>/dev/null; then
+  if { [[ "${mode}" == group ]] && group_alive "${file}"; } || pid_alive "${file}"; then
     log "stopping $(basename "${file}" .pid) (${mode:-pid} ${pid})"
     kill -TERM -- "${target}" 2>/dev/null || true
     for _ in $(seq 1 50); do

@@ -44,5 +44,5 @@ def test_role_references_are_generated_from_the_specs():
     import sys
 
     tool = ROLES.parent / "tools" / "role_docs.py"
-    result = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
