@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Talking to a Redis/Valkey server through its CLI: INFO, BGSAVE, the RDB path.
+
+The functions take a `cli(*args) -> str` callable that runs one command and
+returns its raw reply, so the same logic runs against a pod (pod_cli, through
+pod_exec) and, in the unit tests, against a real local redis-server.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import shlex
+import time
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
+
+BINARIES = {
+    "redis": {"cli": "redis-cli", "check_rdb": "redis-check-rdb"},
+    "valkey": {"cli": "valkey-cli", "check_rdb": "valkey-check-rdb"},
+}
+
+
+class RedisAdminError(Exception):
+    """The server refused, failed, or could not be reached."""
+
+
+def parse_info(text):
+    """INFO output as a flat dict of strings (sections merged)."""
+    info = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        key, value = line.split(":", 1)
+        info[key] = value
+    return info
+
+
+def keyspace(info):
+    """{'db0': {'keys': 3, 'expires': 1}, ...} from a parsed INFO (keyspace section)."""
+    result = {}
+    for key, value in info.items():
+        if key.startswith("db") and key[2:].isdigit():
+            fields = dict(part.split("=", 1) for part in value.split(","))
+            result[key] = {"keys": int(fields.get("keys", 0)), "expires": int(fields.get("expires", 0))}
+    return result
+
+
+def check_reply(reply, command):
+    """Raise RedisAdminError for an error reply, with a hint for the common ones."""
+    text = reply.strip()
+    if text.startswith(("NOAUTH", "WRONGPASS")) or "AUTH failed" in text:
+        raise RedisAdminError("authentication failed (wrong or missing password): %s" % text.splitlines()[0])
+    if text.startswith(("ERR", "NOPERM", "LOADING", "MISCONF", "BUSY")):
+        raise RedisAdminError("%s failed: %s" % (command, text.splitlines()[0]))
+    return text
+
+
+def pod_cli(configuration, namespace, pod, container, password, flavor="redis", port=6379, timeout=60):
+    """A cli(*args) callable running redis-cli/valkey-cli in a pod.
+
+    The password travels on the exec's stdin and reaches the CLI through its
+    REDISCLI_AUTH environment variable: never a process argument.
+    """
+    binary = BINARIES[flavor]["cli"]
+
+    def cli(*args):
+        script = 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; exec "$@"'
+        command = ["sh", "-c", script, "sh", binary, "-p", str(port)] + [str(a) for a in args]
+        rc, out, err = run(configuration, namespace, pod, container, command,
+                           stdin_data=(password or "").encode("utf-8") + b"\n", timeout=timeout)
+        reply = out.decode("utf-8", "replace")
+        errors = err.decode("utf-8", "replace")
+        if "AUTH failed" in errors:
+            raise RedisAdminError("authentication failed (wrong password): %s" % errors.strip().splitlines()[0])
+        if rc != 0:
+            raise RedisAdminError("%s %s exited %d: %s" % (binary, " ".join(shlex.quote(str(a)) for a in args),
+                                                           rc, (errors or reply).strip()[:500]))
+        return reply
+
+    return cli
+
+
+def wait_until_after(cli, moment, sleep=time.sleep, timeout=5.0):
+    """Wait until the server clock is past `moment` (LASTSAVE has 1 s resolution)."""
+    deadline = time.monotonic() + timeout
+    while int(check_reply(cli("TIME"), "TIME").split()[0]) <= moment:
+        if time.monotonic() > deadline:
+            raise RedisAdminError("server clock did not move past %d" % moment)
+        sleep(0.1)
+
+
+def start_bgsave(cli):
+    """Issue BGSAVE; return 'started' or 'scheduled'. A save already running cannot count as ours."""
+    reply = cli("BGSAVE").strip()
+    if "Background saving started" in reply:
+        return "started"
+    if "already in progress" in reply:
+        return "busy"
+    if "Another child process is active" in reply or "BGSAVE SCHEDULE" in reply:
+        reply = cli("BGSAVE", "SCHEDULE").strip()
+        if "scheduled" in reply or "started" in reply:
+            return "scheduled"
+    check_reply(reply, "BGSAVE")
+    raise RedisAdminError("unexpected BGSAVE reply: %s" % reply[:200])
+
+
+def bgsave_and_wait(cli, timeout=600, poll=0.2, sleep=time.sleep):
+    """Take a new RDB snapshot and wait for it; return the parsed INFO persistence after it.
+
+    Notes LASTSAVE, starts BGSAVE (waiting out a save already in progress, since
+    it may predate our call; scheduling behind an AOF rewrite), then waits for a
+    save newer than the noted one that ended with status ok.
+    """
+    before = int(check_reply(cli("LASTSAVE"), "LASTSAVE"))
+    wait_until_after(cli, before, sleep=sleep)
+    deadline = time.monotonic() + timeout
+    state = start_bgsave(cli)
+    seen_running = state == "started"
+    while True:
+        if time.monotonic() > deadline:
+            raise RedisAdminError("no new RDB snapshot within %ds (BGSAVE %s)" % (timeout, state))
+        info = parse_info(check_reply(cli("INFO", "persistence"), "INFO"))
+        running = info.get("rdb_bgsave_in_progress") == "1"
+        seen_running = seen_running or running
+        if not running:
+            if state == "busy":
+                state = start_bgsave(cli)
+                seen_running = state == "started"
+                continue
+            if int(info.get("rdb_last_save_time", 0)) > before and info.get("rdb_last_bgsave_status") == "ok":
+                return info
+            rewriting = info.get("aof_rewrite_in_progress") == "1"
+            if seen_running and not rewriting and info.get("rdb_last_bgsave_status") == "err":
+                raise RedisAdminError(
+                    "BGSAVE failed (rdb_last_bgsave_status:err): the server could not write its RDB file; "
+                    "check its log, free space and permissions of its data directory")
+        sleep(poll)
+
+
+def rdb_location(cli, shell):
+    """(directory, file name) of the server's RDB, without relying on CONFIG.
+
+    CONFIG may be disabled for the client. The server chdir()s to its `dir` at
+    start, so /proc/<pid>/cwd is that directory; dbfilename comes from the
+    config file (last occurrence) or the default dump.rdb.
+    shell(script) runs a shell script in the server's container, returns stdout.
+    """
+    try:
+        directory = check_reply(cli("CONFIG", "GET", "dir"), "CONFIG").splitlines()
+        filename = check_reply(cli("CONFIG", "GET", "dbfilename"), "CONFIG").splitlines()
+        if len(directory) == 2 and len(filename) == 2:
+            return directory[1], filename[1]
+    except RedisAdminError:
+        pass
+    info = parse_info(check_reply(cli("INFO", "server"), "INFO"))
+    pid, config_file = info.get("process_id"), info.get("config_file", "")
+    script = "readlink /proc/%s/cwd; " % shlex.quote(pid or "1")
+    if config_file:
+        script += "awk '$1 == \"dbfilename\" {f = $2} END {print f}' %s" % shlex.quote(config_file)
+    lines = shell(script).splitlines()
+    if not lines or not lines[0].startswith("/"):
+        raise RedisAdminError("cannot find the server's data directory (process %s)" % pid)
+    name = lines[1].strip('"') if len(lines) > 1 and lines[1] else "dump.rdb"
+    return lines[0], name

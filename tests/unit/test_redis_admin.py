@@ -1,0 +1,107 @@
+"""Save-wait logic and RDB location against a real local redis-server."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+import pytest
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    RedisAdminError,
+    bgsave_and_wait,
+    check_reply,
+    keyspace,
+    parse_info,
+    rdb_location,
+)
+
+from redis_server import RedisServer, redis_server  # noqa: F401  (fixture)
+
+
+def fill(server, count, prefix="k"):
+    pipe = "".join("SET %s:%d v%d\n" % (prefix, i, i) for i in range(count))
+    subprocess.run(["redis-cli", "-p", str(server.port)], input=pipe, text=True, capture_output=True,
+                   env=dict(os.environ, REDISCLI_AUTH="unit-test-password"), check=True)
+
+
+def rdb_saves(server):
+    return int(parse_info(server.cli("INFO", "persistence"))["rdb_saves"])
+
+
+def test_bgsave_and_wait_produces_a_new_verified_rdb(redis_server):  # noqa: F811
+    fill(redis_server, 50)
+    before = int(redis_server.cli("LASTSAVE"))
+    info = bgsave_and_wait(redis_server.cli, timeout=30)
+    assert int(info["rdb_last_save_time"]) > before
+    path = os.path.join(redis_server.directory, "dump.rdb")
+    checked = check_file(path)
+    assert checked["crc64_verified"] and checked["rdb_version"] >= 9
+    report = parse_check_rdb(subprocess.run(["redis-check-rdb", path], capture_output=True, text=True,
+                                            check=False).stdout)
+    assert report["ok"] and report["keys"] == 50
+    assert keyspace(parse_info(redis_server.cli("INFO", "keyspace"))) == {"db0": {"keys": 50, "expires": 0}}
+
+
+def test_a_save_already_running_is_waited_out_and_a_new_one_taken(redis_server):  # noqa: F811
+    fill(redis_server, 20)
+    redis_server.cli("CONFIG", "SET", "rdb-key-save-delay", "50000")  # 20 keys -> about 1 s
+    saves = rdb_saves(redis_server)
+    assert "started" in redis_server.cli("BGSAVE")
+    threading.Timer(0.3, redis_server.cli, ("CONFIG", "SET", "rdb-key-save-delay", "0")).start()
+    bgsave_and_wait(redis_server.cli, timeout=30)
+    assert rdb_saves(redis_server) == saves + 2
+
+
+def test_bgsave_behind_an_aof_rewrite_is_scheduled(redis_server):  # noqa: F811
+    fill(redis_server, 20)
+    redis_server.cli("CONFIG", "SET", "rdb-key-save-delay", "50000")
+    assert "rewriting" in redis_server.cli("BGREWRITEAOF")
+    threading.Timer(0.3, redis_server.cli, ("CONFIG", "SET", "rdb-key-save-delay", "0")).start()
+    saves = rdb_saves(redis_server)
+    bgsave_and_wait(redis_server.cli, timeout=30)
+    assert rdb_saves(redis_server) == saves + 1
+
+
+def test_a_failing_bgsave_is_reported():
+    directory = tempfile.mkdtemp(prefix="amp-unit-")  # pytest's tmp_path is closed to other users
+    os.chmod(directory, 0o777)
+    server = RedisServer(directory, user=65534)  # nobody:nogroup
+    try:
+        os.chmod(directory, 0o555)  # the server (nobody) can no longer write its RDB
+        with pytest.raises(RedisAdminError, match="BGSAVE failed"):
+            bgsave_and_wait(server.cli, timeout=30)
+    finally:
+        server.stop()
+        shutil.rmtree(directory)
+
+
+def test_wrong_password_is_a_clear_error():
+    with pytest.raises(RedisAdminError, match="authentication failed"):
+        check_reply("NOAUTH Authentication required.", "LASTSAVE")
+
+
+def local_shell(script):
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+
+
+def test_rdb_location_with_config_allowed(redis_server):  # noqa: F811
+    assert rdb_location(redis_server.cli, local_shell) == (redis_server.directory, "dump.rdb")
+
+
+def test_rdb_location_without_config(tmp_path, redis_server):  # noqa: F811
+    redis_server.cli("CONFIG", "SET", "dbfilename", "other.rdb")
+    config_file = tmp_path / "redis.conf"
+    config_file.write_text("dbfilename first.rdb\ndbfilename other.rdb\n")
+    redis_server.cli("ACL", "SETUSER", "default", "-config")
+    assert "NOPERM" in redis_server.cli("CONFIG", "GET", "dir")
+
+    def cli(*args):
+        reply = redis_server.cli(*args)
+        if args[:2] == ("INFO", "server"):  # started without a file: pretend it used config_file
+            reply = reply.replace("config_file:", "config_file:%s" % config_file)
+        return reply
+
+    assert rdb_location(cli, local_shell) == (redis_server.directory, "other.rdb")
