@@ -30,10 +30,19 @@ def _wrap(function):
     return filter_function
 
 
+def backup_line(entry):
+    """One line of a backup listing."""
+    line = "%s  %-11s %12s bytes  %8s keys  %s" % (
+        entry.get("id"), entry.get("status"), entry.get("bytes") if entry.get("bytes") is not None else "?",
+        entry.get("keys_total") if entry.get("keys_total") is not None else "?", entry.get("created") or "")
+    return line + ("  (%s)" % entry["reason"] if entry.get("reason") else "")
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "redis_memory_bytes": _wrap(redis_memory_bytes),
             "k8s_quantity_bytes": _wrap(k8s_quantity_bytes),
             "statefulset_immutable_changes": _wrap(immutable_changes),
+            "backup_line": backup_line,
         }

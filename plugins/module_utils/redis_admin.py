@@ -68,7 +68,7 @@ def pod_cli(configuration, namespace, pod, container, password, flavor="redis", 
     binary = BINARIES[flavor]["cli"]
 
     def cli(*args):
-        script = 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; exec "$@"'
+        script = 'IFS= read -r p; if [ -n "$p" ]; then REDISCLI_AUTH=$p; export REDISCLI_AUTH; fi; unset p; exec "$@"'
         command = ["sh", "-c", script, "sh", binary, "-p", str(port)] + [str(a) for a in args]
         rc, out, err = run(configuration, namespace, pod, container, command,
                            stdin_data=(password or "").encode("utf-8") + b"\n", timeout=timeout)

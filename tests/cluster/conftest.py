@@ -1,6 +1,7 @@
 """Fixtures for tests that need the real local cluster (make cluster)."""
 
 import os
+import sys
 import uuid
 
 import pytest
@@ -39,3 +40,9 @@ def namespace(core):
     except ApiException as exc:  # pragma: no cover - cleanup only
         if exc.status != 404:
             raise
+
+
+# The collection's plugins, importable as ansible_collections.alertmanagerpp.datastores.
+_COLLECTIONS = os.path.join(os.path.dirname(__file__), "..", "..", "collections")
+if os.path.abspath(_COLLECTIONS) not in sys.path:
+    sys.path.insert(0, os.path.abspath(_COLLECTIONS))

@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""RDB snapshot-and-copy from a pod to the controller (the redis_snapshot module's logic)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExec, run
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    BINARIES,
+    RedisAdminError,
+    bgsave_and_wait,
+    check_reply,
+    keyspace,
+    parse_info,
+    rdb_location,
+)
+
+# Streams the RDB, then hashes and checks the *same inode* (it may be replaced
+# by a newer save meanwhile): /proc/$$/fd/3 reopens the file held on fd 3.
+COPY_SCRIPT = r"""
+exec 3<"$1" || exit 90
+cat <&3 || exit 91
+printf 'sha256 %s\n' "$(sha256sum </proc/$$/fd/3 | cut -d' ' -f1)" >&2
+if command -v "$2" >/dev/null 2>&1; then
+  "$2" /proc/$$/fd/3 >&2; printf 'check-rc %s\n' "$?" >&2
+else
+  echo 'check-rc absent' >&2
+fi
+"""
+
+
+class SnapshotError(Exception):
+    """The snapshot could not be taken, copied or verified; nothing was published."""
+
+
+class FileSink(object):
+    """Writes stdout frames to a file, hashing and counting on the fly."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.bytes = 0
+
+    def __call__(self, chunk):
+        self.handle.write(chunk)
+        self.digest.update(chunk)
+        self.bytes += len(chunk)
+
+
+def server_identity(info):
+    """(flavor, version) from a parsed INFO server."""
+    if "valkey_version" in info:
+        return "valkey", info["valkey_version"]
+    return "redis", info.get("redis_version", "unknown")
+
+
+def parse_copy_report(stderr):
+    text = stderr.decode("utf-8", "replace")
+    match = re.search(r"^sha256 ([0-9a-f]{64})$", text, re.M)
+    check = re.search(r"^check-rc (\S+)$", text, re.M)
+    return {
+        "sha256": match.group(1) if match else None,
+        "check_rc": check.group(1) if check else None,
+        "check_output": text,
+    }
+
+
+def unchanged_since(latest_entry, persistence):
+    """True when the data cannot differ from the latest backup (no write since its save)."""
+    if latest_entry is None:
+        return False
+    document = latest_entry["document"]
+    return (str(document.get("lastsave")) == persistence.get("rdb_last_save_time")
+            and persistence.get("rdb_changes_since_last_save") == "0")
+
+
+class Snapshot(object):
+    """One snapshot of one instance. run() returns the manifest (or a skip/check result)."""
+
+    def __init__(self, configuration, cli, target, dest, name, flavor="redis", save_timeout=600,
+                 transfer_timeout=60, verify=True, skip_unchanged=True, check_mode=False, log=None):
+        self.configuration = configuration
+        self.cli = cli
+        self.namespace, self.pod, self.container = target
+        self.directory = index.instance_dir(dest, self.namespace, name)
+        self.name = name
+        self.flavor = flavor
+        self.save_timeout = save_timeout
+        self.transfer_timeout = transfer_timeout
+        self.verify = verify
+        self.skip_unchanged = skip_unchanged
+        self.check_mode = check_mode
+        self.log = log or (lambda message: None)
+
+    def shell(self, script):
+        rc, out, err = run(self.configuration, self.namespace, self.pod, self.container, ["sh", "-c", script])
+        if rc != 0:
+            raise SnapshotError("command in %s failed (%d): %s" % (self.pod, rc, err.decode("utf-8", "replace")))
+        return out.decode("utf-8", "replace")
+
+    def run(self):
+        started = index.utc_now()
+        clock = time.monotonic()
+        check_reply(self.cli("PING"), "PING")
+        flavor, version = server_identity(parse_info(self.cli("INFO", "server")))
+        persistence = parse_info(check_reply(self.cli("INFO", "persistence"), "INFO"))
+        if not self.check_mode:
+            make_dirs(self.directory)
+        latest_entry = index.latest(index.list_backups(self.directory))
+        if self.skip_unchanged and unchanged_since(latest_entry, persistence):
+            return {"changed": False, "unchanged": True, "id": latest_entry["id"],
+                    "msg": "no write since backup %s: nothing new to back up" % latest_entry["id"]}
+        if self.check_mode:
+            return {"changed": True, "msg": "would take an RDB snapshot of %s/%s into %s"
+                    % (self.namespace, self.pod, self.directory)}
+        with index.InstanceLock(self.directory):
+            return self.snapshot(started, clock, flavor, version)
+
+    def snapshot(self, started, clock, flavor, version):
+        persistence = bgsave_and_wait(self.cli, timeout=self.save_timeout)
+        keys = keyspace(parse_info(self.cli("INFO", "keyspace")))
+        directory, filename = rdb_location(self.cli, self.shell)
+        finished_save = time.monotonic()
+        when = index.utc_now()
+        backup = index.backup_id(self.name, when)
+        final = os.path.join(self.directory, backup + ".rdb")
+        temp = os.path.join(self.directory, ".%s.rdb.partial-%d" % (backup, os.getpid()))
+        try:
+            sink, report, transfer_seconds = self.copy(directory + "/" + filename, temp)
+            checks = self.check(temp, sink, report, keys)
+            publish(temp, final)
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+        finished = index.utc_now()
+        manifest = {
+            "format": index.MANIFEST_FORMAT,
+            "id": backup,
+            "file": os.path.basename(final),
+            "sha256": sink.digest.hexdigest(),
+            "bytes": sink.bytes,
+            "flavor": flavor,
+            "server_version": version,
+            "rdb_version": checks["rdb_version"],
+            "keys": keys,
+            "keys_total": sum(db["keys"] for db in keys.values()),
+            "lastsave": int(persistence["rdb_last_save_time"]),
+            "source": {"namespace": self.namespace, "pod": self.pod, "container": self.container,
+                       "path": directory + "/" + filename},
+            "checks": checks,
+            "started_at": index.iso(started),
+            "finished_at": index.iso(finished),
+            "duration_seconds": round(time.monotonic() - clock, 3),
+            "save_seconds": round(finished_save - clock, 3),
+            "transfer_seconds": round(transfer_seconds, 3),
+            "transfer_mb_per_s": round(sink.bytes / 1e6 / transfer_seconds, 1) if transfer_seconds else None,
+        }
+        manifest_path = os.path.join(self.directory, backup + ".json")
+        try:
+            index.write_json_atomically(manifest_path, manifest)
+        except BaseException:
+            os.unlink(final)  # no manifest, no backup
+            raise
+        return dict(manifest, changed=True, rdb_path=final, manifest_path=manifest_path)
+
+    def copy(self, source, temp):
+        check_binary = BINARIES[self.flavor]["check_rdb"] if self.verify else "/nonexistent"
+        start = time.monotonic()
+        with open(temp, "wb") as handle:
+            sink = FileSink(handle)
+            with PodExec(self.configuration, self.namespace, self.pod, self.container,
+                         ["sh", "-c", COPY_SCRIPT, "sh", source, check_binary],
+                         timeout=self.transfer_timeout) as session:
+                rc = session.stream(sink)
+                stderr = bytes(session.stderr)
+            handle.flush()
+            os.fsync(handle.fileno())
+        seconds = time.monotonic() - start
+        if rc in (90, 91):
+            raise SnapshotError("cannot read %s in %s: %s" % (source, self.pod, stderr.decode("utf-8", "replace")))
+        if rc != 0:
+            raise SnapshotError("copy of %s from %s exited %d: %s" % (source, self.pod, rc,
+                                                                    stderr.decode("utf-8", "replace")[:500]))
+        return sink, parse_copy_report(stderr), seconds
+
+    def check(self, temp, sink, report, keys):
+        if report["sha256"] is None:
+            raise SnapshotError("the pod did not report the file's sha256 (is sha256sum in the image?)")
+        if report["sha256"] != sink.digest.hexdigest():
+            raise SnapshotError("transfer corrupted: sha256 in the pod %s, received %s (%d bytes)"
+                                % (report["sha256"], sink.digest.hexdigest(), sink.bytes))
+        if not self.verify:
+            return {"rdb_version": check_file(temp, crc_max_bytes=0)["rdb_version"], "verified": False}
+        result = check_file(temp)
+        result["verified"] = True
+        result["check_rdb_in_pod"] = check_rdb_result(report)
+        result["check_rdb_local"] = self.local_check_rdb(temp)
+        for where in ("check_rdb_in_pod", "check_rdb_local"):
+            outcome = result[where]
+            if outcome and not outcome["ok"]:
+                raise SnapshotError("%s rejected the RDB (%s): %s" % (
+                    BINARIES[self.flavor]["check_rdb"], where, outcome.get("output", "")[-500:]))
+        if not (result["crc64_verified"] or result["check_rdb_in_pod"] or result["check_rdb_local"]):
+            raise SnapshotError("the RDB checksum could not be verified: no %s in the pod or on the controller "
+                                "and the file is too large for the built-in CRC64 check"
+                                % BINARIES[self.flavor]["check_rdb"])
+        return result
+
+    def local_check_rdb(self, path):
+        binary = shutil.which(BINARIES[self.flavor]["check_rdb"]) or shutil.which("redis-check-rdb")
+        if not binary:
+            return None
+        completed = subprocess.run([binary, path], capture_output=True, text=True, check=False)
+        output = completed.stdout + completed.stderr
+        parsed = parse_check_rdb(output)
+        parsed["ok"] = parsed["ok"] and completed.returncode == 0
+        parsed["output"] = output[-2000:] if not parsed["ok"] else ""
+        return parsed
+
+
+def check_rdb_result(report):
+    if report["check_rc"] in (None, "absent"):
+        return None
+    parsed = parse_check_rdb(report["check_output"])
+    parsed["ok"] = parsed["ok"] and report["check_rc"] == "0"
+    parsed["output"] = report["check_output"][-2000:] if not parsed["ok"] else ""
+    return parsed
+
+
+def publish(temp, final):
+    """Give the checked file its final name; never replace an existing backup."""
+    try:
+        os.link(temp, final)
+    except OSError as exc:
+        raise SnapshotError("cannot publish %s: %s" % (final, exc))
+    os.unlink(temp)
+    index.fsync_dir(os.path.dirname(final))
+
+
+def make_dirs(path):
+    try:
+        os.makedirs(path, mode=0o750, exist_ok=True)
+    except OSError as exc:
+        raise SnapshotError("cannot create the backup directory %s: %s" % (path, exc))
+    if not os.access(path, os.W_OK):
+        raise SnapshotError("the backup directory %s is not writable" % path)
+
+
+__all__ = ["Snapshot", "SnapshotError", "RedisAdminError"]

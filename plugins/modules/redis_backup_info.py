@@ -1,0 +1,109 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: redis_backup_info
+short_description: List the backups of a Redis/Valkey instance and find the latest trustworthy one
+version_added: 0.1.0
+description:
+  - Reads the backup index of one instance (the JSON manifests under I(dest)/<namespace>/<name>/) and reports
+    every backup with a status, oldest first.
+  - With I(verify), recomputes each file's sha256 and size and compares them with its manifest.
+  - C(latest) is the newest backup whose manifest is readable and (with I(verify)) whose sha256 still matches.
+author:
+  - Alertmanager++ data tier team
+options:
+  dest:
+    description: Base directory of the backups.
+    type: path
+    required: true
+  namespace:
+    description: Namespace of the instance.
+    type: str
+    required: true
+  name:
+    description: Instance name (the StatefulSet).
+    type: str
+    required: true
+  verify:
+    description: Recompute sha256 and size of every backup.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Read-only.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: List the backups, checking every file
+  alertmanagerpp.datastores.redis_backup_info:
+    dest: /srv/backups/alertmanagerpp
+    namespace: alertmanagerpp
+    name: alertmanagerpp-redis
+    verify: true
+  register: backups
+"""
+
+RETURN = r"""
+backups:
+  description: Every backup, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id: {description: Backup id, type: str}
+    status: {description: "ok, corrupt, missing-rdb, no-manifest or unparseable", type: str}
+    reason: {description: Why the status is not ok, type: str}
+    created: {description: UTC time the backup was finished, type: str}
+    bytes: {description: Size of the RDB, type: int}
+    sha256: {description: sha256 of the RDB from the manifest, type: str}
+    keys_total: {description: Keys at snapshot time, type: int}
+    rdb: {description: Path of the RDB, type: str}
+    manifest: {description: Path of the manifest, type: str}
+latest:
+  description: The newest good backup, or null.
+  returned: always
+  type: dict
+directory:
+  description: The instance's backup directory.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dest=dict(type="path", required=True),
+            namespace=dict(type="str", required=True),
+            name=dict(type="str", required=True),
+            verify=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    directory = index.instance_dir(module.params["dest"], module.params["namespace"], module.params["name"])
+    try:
+        entries = index.list_backups(directory, verify=module.params["verify"])
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot read backups in %s: %s" % (directory, exc))
+    latest = index.latest(entries)
+    module.exit_json(changed=False, directory=directory, backups=[index.public(e) for e in entries],
+                     latest=index.public(latest) if latest else None)
+
+
+if __name__ == "__main__":
+    main()
