@@ -163,15 +163,17 @@ class PodExec(object):
 
     def stream(self, on_stdout):
         """Feed stdout frames to on_stdout(memoryview) until the command ends; return its exit code."""
+        reader = FrameReader(self.ws.sock)
         while True:
             try:
-                opcode, frame = self.ws.recv_data()
-            except WebSocketException as exc:
-                raise PodExecError("exec in %s broke off: %s" % (self.target, exc))
-            except OSError as exc:
+                opcode, frame = reader.next_frame()
+            except (OSError, ValueError) as exc:
                 raise PodExecError("exec in %s broke off: %s" % (self.target, exc))
             if opcode == ABNF.OPCODE_CLOSE:
                 break
+            if opcode == ABNF.OPCODE_PING:
+                self.ws.pong(frame)
+                continue
             if not frame:
                 continue
             channel, payload = frame[0], memoryview(frame)[1:]
@@ -185,6 +187,59 @@ class PodExec(object):
         if self.status is None:
             raise PodExecError("exec in %s ended without a status (connection cut?)" % self.target)
         return exit_code(self.status)
+
+
+class FrameReader(object):
+    """Websocket frames read straight off the socket (RFC 6455, server to client).
+
+    websocket-client parses each frame with several small reads; on a 1 GB
+    copy that parsing, not the network, was the limit. This reader takes what
+    the socket has in one call and slices frames out of a buffer.
+    """
+
+    RECV_BYTES = 1024 * 1024
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buffer = bytearray()
+        self.start = 0
+
+    def _fill(self, needed):
+        while len(self.buffer) - self.start < needed:
+            chunk = self.sock.recv(self.RECV_BYTES)
+            if not chunk:
+                raise ValueError("connection closed in the middle of a frame")
+            if self.start:
+                del self.buffer[:self.start]
+                self.start = 0
+            self.buffer += chunk
+
+    def _take(self, count):
+        self._fill(count)
+        view = bytes(self.buffer[self.start:self.start + count])
+        self.start += count
+        return view
+
+    def next_frame(self):
+        """(opcode, payload bytes) of the next message, continuation frames joined."""
+        opcode, parts = None, []
+        while True:
+            head = self._take(2)
+            fin, frame_opcode, masked, length = head[0] & 0x80, head[0] & 0x0F, head[1] & 0x80, head[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(self._take(2), "big")
+            elif length == 127:
+                length = int.from_bytes(self._take(8), "big")
+            mask = self._take(4) if masked else None
+            payload = self._take(length)
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            if frame_opcode >= 0x8:  # control frames may come between fragments
+                return frame_opcode, payload
+            opcode = frame_opcode if opcode is None else opcode
+            parts.append(payload)
+            if fin:
+                return opcode, parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def describe_handshake_error(exc):

@@ -9,9 +9,11 @@ __metaclass__ = type
 
 import hashlib
 import os
+import queue
 import re
 import shutil
 import subprocess
+import threading
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
@@ -27,8 +29,10 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
     rdb_location,
 )
 
-# Streams the RDB, then hashes and checks the *same inode* (it may be replaced
-# by a newer save meanwhile): /proc/$$/fd/3 reopens the file held on fd 3.
+# Streams the RDB, then hashes and checks the *same inode* (a newer save may
+# replace the file meanwhile): /proc/$$/fd/3 reopens the file held on fd 3.
+# Reports go to stderr, the file alone to stdout. The checks run after the
+# copy so they do not compete with it for CPU.
 COPY_SCRIPT = r"""
 exec 3<"$1" || exit 90
 cat <&3 || exit 91
@@ -46,17 +50,52 @@ class SnapshotError(Exception):
 
 
 class FileSink(object):
-    """Writes stdout frames to a file, hashing and counting on the fly."""
+    """Writes stdout frames to a file, hashing and counting them, in a thread of its own.
+
+    Hashing and writing (both release the GIL) overlap with reading the socket;
+    the queue bounds the memory held in between (QUEUE_FRAMES frames, ~32 KB each).
+    Use as a context manager; leaving it waits for the last write.
+    """
+
+    QUEUE_FRAMES = 256
 
     def __init__(self, handle):
         self.handle = handle
         self.digest = hashlib.sha256()
         self.bytes = 0
+        self.last_byte_at = None
+        self.error = None
+        self.queue = queue.Queue(self.QUEUE_FRAMES)
+        self.thread = threading.Thread(target=self._drain, name="snapshot-writer")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc_info[0] is None:
+            raise self.error
 
     def __call__(self, chunk):
-        self.handle.write(chunk)
-        self.digest.update(chunk)
+        if self.error is not None:
+            raise self.error
+        self.queue.put(chunk)
         self.bytes += len(chunk)
+        self.last_byte_at = time.monotonic()
+
+    def _drain(self):
+        while True:
+            chunk = self.queue.get()
+            if chunk is None:
+                return
+            if self.error is None:
+                try:
+                    self.handle.write(chunk)
+                    self.digest.update(chunk)
+                except (IOError, OSError) as exc:  # disk full, I/O error: reported by the reader
+                    self.error = exc
 
 
 def server_identity(info):
@@ -179,15 +218,16 @@ class Snapshot(object):
         check_binary = BINARIES[self.flavor]["check_rdb"] if self.verify else "/nonexistent"
         start = time.monotonic()
         with open(temp, "wb") as handle:
-            sink = FileSink(handle)
-            with PodExec(self.configuration, self.namespace, self.pod, self.container,
-                         ["sh", "-c", COPY_SCRIPT, "sh", source, check_binary],
-                         timeout=self.transfer_timeout) as session:
-                rc = session.stream(sink)
-                stderr = bytes(session.stderr)
+            with FileSink(handle) as sink:
+                with PodExec(self.configuration, self.namespace, self.pod, self.container,
+                             ["sh", "-c", COPY_SCRIPT, "sh", source, check_binary],
+                             timeout=self.transfer_timeout) as session:
+                    rc = session.stream(sink)
+                    stderr = bytes(session.stderr)
             handle.flush()
             os.fsync(handle.fileno())
-        seconds = time.monotonic() - start
+        # The copy's own time: until the last byte arrived (the pod may still be checking).
+        seconds = (sink.last_byte_at or time.monotonic()) - start
         if rc in (90, 91):
             raise SnapshotError("cannot read %s in %s: %s" % (source, self.pod, stderr.decode("utf-8", "replace")))
         if rc != 0:
