@@ -231,8 +231,8 @@ class Snapshot(object):
         if rc in (90, 91):
             raise SnapshotError("cannot read %s in %s: %s" % (source, self.pod, stderr.decode("utf-8", "replace")))
         if rc != 0:
-            raise SnapshotError("copy of %s from %s exited %d: %s" % (source, self.pod, rc,
-                                                                    stderr.decode("utf-8", "replace")[:500]))
+            detail = stderr.decode("utf-8", "replace")[:500]
+            raise SnapshotError("copy of %s from %s exited %d: %s" % (source, self.pod, rc, detail))
         return sink, parse_copy_report(stderr), seconds
 
     def check(self, temp, sink, report, keys):

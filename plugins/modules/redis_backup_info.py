@@ -18,7 +18,7 @@ description:
   - With I(verify), recomputes each file's sha256 and size and compares them with its manifest.
   - C(latest) is the newest backup whose manifest is readable and (with I(verify)) whose sha256 still matches.
 author:
-  - Alertmanager++ data tier team
+  - Alertmanager++ data tier team (@alertmanagerpp)
 options:
   dest:
     description: Base directory of the backups.
@@ -42,6 +42,7 @@ attributes:
     description: Read-only.
   diff_mode:
     support: none
+    description: Nothing to diff; the result describes what was done.
 """
 
 EXAMPLES = r"""

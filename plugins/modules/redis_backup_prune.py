@@ -20,7 +20,7 @@ description:
     whose sha256 no longer matches); it reports them in C(untouched) and warns.
   - Takes the instance lock, so it cannot run during a snapshot of the same instance.
 author:
-  - Alertmanager++ data tier team
+  - Alertmanager++ data tier team (@alertmanagerpp)
 options:
   dest:
     description: Base directory of the backups.
@@ -46,6 +46,7 @@ attributes:
     description: Reports what would be deleted and deletes nothing.
   diff_mode:
     support: none
+    description: Nothing to diff; the result describes what was done.
 """
 
 EXAMPLES = r"""

@@ -25,7 +25,7 @@ description:
   - With I(skip_unchanged), no new backup is taken when nothing was written since the latest backup's save.
   - Two runs for the same instance cannot overlap (a lock in the instance directory).
 author:
-  - Alertmanager++ data tier team
+  - Alertmanager++ data tier team (@alertmanagerpp)
 options:
   namespace:
     description: Namespace of the pod.
@@ -120,6 +120,7 @@ attributes:
     description: Reads the server and the backup index, takes no snapshot and writes no file.
   diff_mode:
     support: none
+    description: Nothing to diff; the result describes what was done.
 requirements:
   - kubernetes (Python)
   - sha256sum and sh in the server's image
@@ -279,8 +280,8 @@ def resolve_pod(core, params):
         pod = core.read_namespaced_pod(name, namespace)
     except ApiException as exc:
         if exc.status == 404:
-            raise SnapshotError("pod %s/%s not found%s" % (namespace, name, " (StatefulSet %s has no pod 0)"
-                                                          % params["statefulset"] if params["statefulset"] else ""))
+            hint = " (StatefulSet %s has no pod 0)" % params["statefulset"] if params["statefulset"] else ""
+            raise SnapshotError("pod %s/%s not found%s" % (namespace, name, hint))
         raise SnapshotError("cannot read pod %s/%s: %s" % (namespace, name, exc.reason))
     containers = [c.name for c in pod.spec.containers]
     if params["container"] not in containers:

@@ -7,3 +7,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(ROOT, "collections")
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+# The redis_server fixture (a real redis-server on loopback) for every unit test.
+pytest_plugins = ["redis_server"]

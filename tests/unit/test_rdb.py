@@ -13,8 +13,6 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb impo
     parse_check_rdb,
 )
 
-from redis_server import redis_server  # noqa: F401  (fixture)
-
 
 def test_crc64_check_value():
     # The check value of Redis' crc64 (Jones, reflected): crc64("123456789").
@@ -33,13 +31,13 @@ def saved_rdb(server, tmp_path):
     return copy
 
 
-def test_real_rdb_passes(redis_server, tmp_path):  # noqa: F811
+def test_real_rdb_passes(redis_server, tmp_path):
     result = check_file(saved_rdb(redis_server, tmp_path))
     assert result["crc64_verified"] is True
     assert result["checksum"] != "0" * 16
 
 
-def test_a_flipped_byte_fails_the_crc(redis_server, tmp_path):  # noqa: F811
+def test_a_flipped_byte_fails_the_crc(redis_server, tmp_path):
     path = saved_rdb(redis_server, tmp_path)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -48,7 +46,7 @@ def test_a_flipped_byte_fails_the_crc(redis_server, tmp_path):  # noqa: F811
         check_file(path)
 
 
-def test_a_truncated_file_fails(redis_server, tmp_path):  # noqa: F811
+def test_a_truncated_file_fails(redis_server, tmp_path):
     path = saved_rdb(redis_server, tmp_path)
     path.write_bytes(path.read_bytes()[:-5])
     with pytest.raises(RdbError, match="end marker|too short"):

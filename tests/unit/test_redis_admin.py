@@ -18,7 +18,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
     rdb_location,
 )
 
-from redis_server import RedisServer, redis_server  # noqa: F401  (fixture)
+from redis_server import RedisServer
 
 
 def fill(server, count, prefix="k"):
@@ -31,7 +31,7 @@ def rdb_saves(server):
     return int(parse_info(server.cli("INFO", "persistence"))["rdb_saves"])
 
 
-def test_bgsave_and_wait_produces_a_new_verified_rdb(redis_server):  # noqa: F811
+def test_bgsave_and_wait_produces_a_new_verified_rdb(redis_server):
     fill(redis_server, 50)
     before = int(redis_server.cli("LASTSAVE"))
     info = bgsave_and_wait(redis_server.cli, timeout=30)
@@ -45,7 +45,7 @@ def test_bgsave_and_wait_produces_a_new_verified_rdb(redis_server):  # noqa: F81
     assert keyspace(parse_info(redis_server.cli("INFO", "keyspace"))) == {"db0": {"keys": 50, "expires": 0}}
 
 
-def test_a_save_already_running_is_waited_out_and_a_new_one_taken(redis_server):  # noqa: F811
+def test_a_save_already_running_is_waited_out_and_a_new_one_taken(redis_server):
     fill(redis_server, 20)
     redis_server.cli("CONFIG", "SET", "rdb-key-save-delay", "50000")  # 20 keys -> about 1 s
     saves = rdb_saves(redis_server)
@@ -55,7 +55,7 @@ def test_a_save_already_running_is_waited_out_and_a_new_one_taken(redis_server):
     assert rdb_saves(redis_server) == saves + 2
 
 
-def test_bgsave_behind_an_aof_rewrite_is_scheduled(redis_server):  # noqa: F811
+def test_bgsave_behind_an_aof_rewrite_is_scheduled(redis_server):
     fill(redis_server, 20)
     redis_server.cli("CONFIG", "SET", "rdb-key-save-delay", "50000")
     assert "rewriting" in redis_server.cli("BGREWRITEAOF")
@@ -87,11 +87,11 @@ def local_shell(script):
     return subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
 
 
-def test_rdb_location_with_config_allowed(redis_server):  # noqa: F811
+def test_rdb_location_with_config_allowed(redis_server):
     assert rdb_location(redis_server.cli, local_shell) == (redis_server.directory, "dump.rdb")
 
 
-def test_rdb_location_without_config(tmp_path, redis_server):  # noqa: F811
+def test_rdb_location_without_config(tmp_path, redis_server):
     redis_server.cli("CONFIG", "SET", "dbfilename", "other.rdb")
     config_file = tmp_path / "redis.conf"
     config_file.write_text("dbfilename first.rdb\ndbfilename other.rdb\n")
