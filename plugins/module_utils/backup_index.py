@@ -26,6 +26,14 @@ STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 HASH_CHUNK = 4 * 1024 * 1024
 
 
+# The options naming one instance's backups (doc fragment backup_instance).
+INSTANCE_ARG_SPEC = dict(
+    dest=dict(type="path", required=True),
+    namespace=dict(type="str", required=True),
+    name=dict(type="str", required=True),
+)
+
+
 class BackupIndexError(Exception):
     """A backup directory or manifest cannot be used."""
 

@@ -19,19 +19,9 @@ description:
   - C(latest) is the newest backup whose manifest is readable and (with I(verify)) whose sha256 still matches.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
+extends_documentation_fragment:
+  - alertmanagerpp.datastores.backup_instance
 options:
-  dest:
-    description: Base directory of the backups.
-    type: path
-    required: true
-  namespace:
-    description: Namespace of the instance.
-    type: str
-    required: true
-  name:
-    description: Instance name (the StatefulSet).
-    type: str
-    required: true
   verify:
     description: Recompute sha256 and size of every backup.
     type: bool
@@ -89,9 +79,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import b
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            dest=dict(type="path", required=True),
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+            **index.INSTANCE_ARG_SPEC,
             verify=dict(type="bool", default=False),
         ),
         supports_check_mode=True,

@@ -21,19 +21,9 @@ description:
   - Takes the instance lock, so it cannot run during a snapshot of the same instance.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
+extends_documentation_fragment:
+  - alertmanagerpp.datastores.backup_instance
 options:
-  dest:
-    description: Base directory of the backups.
-    type: path
-    required: true
-  namespace:
-    description: Namespace of the instance.
-    type: str
-    required: true
-  name:
-    description: Instance name (the StatefulSet).
-    type: str
-    required: true
   keep_last:
     description: Number of newest backups to keep (at least 1).
     type: int
@@ -87,9 +77,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import b
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            dest=dict(type="path", required=True),
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+            **index.INSTANCE_ARG_SPEC,
             keep_last=dict(type="int"),
             keep_days=dict(type="int"),
         ),

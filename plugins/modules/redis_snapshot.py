@@ -83,37 +83,6 @@ options:
     description: Take no new backup when nothing was written since the save of the latest backup.
     type: bool
     default: true
-  kubeconfig:
-    description: Kubeconfig file (env C(K8S_AUTH_KUBECONFIG)); default C(~/.kube/config).
-    type: path
-  context:
-    description: Kubeconfig context (env C(K8S_AUTH_CONTEXT)).
-    type: str
-  host:
-    description: API server URL (env C(K8S_AUTH_HOST)).
-    type: str
-  api_key:
-    description: Bearer token (env C(K8S_AUTH_API_KEY)).
-    type: str
-  validate_certs:
-    description: Verify the API server's certificate.
-    type: bool
-    aliases: [verify_ssl]
-  ca_cert:
-    description: CA certificate of the API server (env C(K8S_AUTH_SSL_CA_CERT)).
-    type: path
-    aliases: [ssl_ca_cert]
-  client_cert:
-    description: Client certificate (env C(K8S_AUTH_CERT_FILE)).
-    type: path
-    aliases: [cert_file]
-  client_key:
-    description: Client key (env C(K8S_AUTH_KEY_FILE)).
-    type: path
-    aliases: [key_file]
-  proxy:
-    description: HTTP proxy for the API server (env C(K8S_AUTH_PROXY)).
-    type: str
 attributes:
   check_mode:
     support: full
@@ -122,8 +91,9 @@ attributes:
     support: none
     description: Nothing to diff; the result describes what was done.
 requirements:
-  - kubernetes (Python)
   - sha256sum and sh in the server's image
+extends_documentation_fragment:
+  - alertmanagerpp.datastores.kubernetes_auth
 notes:
   - The password reaches C(redis-cli) in the pod on the exec's stdin, never as a process argument.
 """
