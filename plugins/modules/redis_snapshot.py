@@ -27,42 +27,9 @@ description:
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
-  namespace:
-    description: Namespace of the pod.
-    type: str
-    required: true
-  pod:
-    description: Pod to snapshot. Mutually exclusive with I(statefulset).
-    type: str
-  statefulset:
-    description: StatefulSet whose primary (pod 0 in the standalone topology) to snapshot.
-    type: str
-  container:
-    description: Container running the server.
-    type: str
-    default: redis
   name:
     description: Instance name used in file names; defaults to I(statefulset) or I(pod).
     type: str
-  flavor:
-    description: Server flavor; chooses C(redis-cli)/C(valkey-cli) and C(redis-check-rdb)/C(valkey-check-rdb).
-    type: str
-    choices: [redis, valkey]
-    default: redis
-  port:
-    description: Port of the server inside the pod.
-    type: int
-    default: 6379
-  password:
-    description: Password of the default user. Mutually exclusive with I(password_secret).
-    type: str
-  password_secret:
-    description: Name of a Secret in I(namespace) holding the password.
-    type: str
-  password_secret_key:
-    description: Key of the password in I(password_secret).
-    type: str
-    default: password
   dest:
     description: Base directory of the backups on the controller.
     type: path
@@ -93,9 +60,8 @@ attributes:
 requirements:
   - sha256sum and sh in the server's image
 extends_documentation_fragment:
+  - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
-notes:
-  - The password reaches C(redis-cli) in the pod on the exec's stdin, never as a process argument.
 """
 
 EXAMPLES = r"""
@@ -199,11 +165,17 @@ unchanged:
   type: bool
 """
 
-import base64
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import BackupIndexError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
+    INSTANCE_ARG_SPEC,
+    INSTANCE_MUTUALLY_EXCLUSIVE,
+    INSTANCE_REQUIRED_ONE_OF,
+    InstanceError,
+    read_password,
+    resolve_pod,
+)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
     AUTH_ARG_SPEC,
     PodExecError,
@@ -215,74 +187,29 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot
 
 try:
     from kubernetes.client import ApiClient, CoreV1Api
-    from kubernetes.client.rest import ApiException
 except ImportError:  # reported through kube_configuration()
     pass
 
 
 def argument_spec():
     spec = dict(
-        namespace=dict(type="str", required=True),
-        pod=dict(type="str"),
-        statefulset=dict(type="str"),
-        container=dict(type="str", default="redis"),
         name=dict(type="str"),
-        flavor=dict(type="str", choices=["redis", "valkey"], default="redis"),
-        port=dict(type="int", default=6379),
-        password=dict(type="str", no_log=True),
-        password_secret=dict(type="str", no_log=False),
-        password_secret_key=dict(type="str", default="password", no_log=False),
         dest=dict(type="path", required=True),
         save_timeout=dict(type="int", default=600),
         transfer_timeout=dict(type="int", default=60),
         verify=dict(type="bool", default=True),
         skip_unchanged=dict(type="bool", default=True),
     )
+    spec.update(INSTANCE_ARG_SPEC)
     spec.update(AUTH_ARG_SPEC)
     return spec
-
-
-def resolve_pod(core, params):
-    """The pod to snapshot, checked to exist, be Ready and have the container."""
-    namespace = params["namespace"]
-    name = params["pod"] or "%s-0" % params["statefulset"]
-    try:
-        pod = core.read_namespaced_pod(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            hint = " (StatefulSet %s has no pod 0)" % params["statefulset"] if params["statefulset"] else ""
-            raise SnapshotError("pod %s/%s not found%s" % (namespace, name, hint))
-        raise SnapshotError("cannot read pod %s/%s: %s" % (namespace, name, exc.reason))
-    containers = [c.name for c in pod.spec.containers]
-    if params["container"] not in containers:
-        raise SnapshotError("pod %s/%s has no container %s (it has: %s)"
-                            % (namespace, name, params["container"], ", ".join(containers)))
-    ready = [c.status for c in (pod.status.conditions or []) if c.type == "Ready"]
-    if ready != ["True"]:
-        raise SnapshotError("pod %s/%s is not Ready" % (namespace, name))
-    return name
-
-
-def read_password(core, params):
-    if params["password"] is not None or not params["password_secret"]:
-        return params["password"]
-    try:
-        secret = core.read_namespaced_secret(params["password_secret"], params["namespace"])
-    except ApiException as exc:
-        raise SnapshotError("cannot read Secret %s/%s: %s" % (params["namespace"], params["password_secret"],
-                                                              exc.reason))
-    data = secret.data or {}
-    if params["password_secret_key"] not in data:
-        raise SnapshotError("Secret %s/%s has no key %s" % (params["namespace"], params["password_secret"],
-                                                            params["password_secret_key"]))
-    return base64.b64decode(data[params["password_secret_key"]]).decode("utf-8")
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("pod", "statefulset"), ("password", "password_secret")],
-        required_one_of=[("pod", "statefulset")],
+        mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE,
+        required_one_of=INSTANCE_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
     params = module.params
@@ -301,7 +228,7 @@ def main():
             save_timeout=params["save_timeout"], transfer_timeout=params["transfer_timeout"],
             verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode)
         result = snapshot.run()
-    except (SnapshotError, RedisAdminError, PodExecError, RdbError, BackupIndexError) as exc:
+    except (InstanceError, SnapshotError, RedisAdminError, PodExecError, RdbError, BackupIndexError) as exc:
         module.fail_json(msg="snapshot of %s/%s failed: %s" % (
             params["namespace"], params["pod"] or params["statefulset"], exc))
     except (IOError, OSError) as exc:

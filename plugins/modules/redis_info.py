@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: redis_info
+short_description: PING a Redis/Valkey pod with its password and read its INFO
+version_added: 0.1.0
+description:
+  - Runs C(PING) and C(INFO) with C(redis-cli)/C(valkey-cli) in the server's container, the password passed on
+    the exec's stdin. Fails when the server does not answer C(PONG) (wrong password, loading, down).
+  - Read-only.
+author:
+  - Alertmanager++ data tier team (@alertmanagerpp)
+options:
+  sections:
+    description: INFO sections to read; empty reads the default set.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - alertmanagerpp.datastores.redis_instance
+  - alertmanagerpp.datastores.kubernetes_auth
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+"""
+
+EXAMPLES = r"""
+- name: Is the instance answering with its password?
+  alertmanagerpp.datastores.redis_info:
+    namespace: alertmanagerpp
+    statefulset: alertmanagerpp-redis
+    password_secret: alertmanagerpp-redis-auth
+    sections: [server, persistence]
+  register: redis
+"""
+
+RETURN = r"""
+pod:
+  description: The pod that answered.
+  returned: always
+  type: str
+ping:
+  description: The reply to PING.
+  returned: always
+  type: str
+  sample: PONG
+info:
+  description: INFO fields of the requested sections (values as strings).
+  returned: always
+  type: dict
+  sample: {"redis_version": "7.0.15", "aof_enabled": "1"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
+    INSTANCE_ARG_SPEC,
+    INSTANCE_MUTUALLY_EXCLUSIVE,
+    INSTANCE_REQUIRED_ONE_OF,
+    InstanceError,
+    read_password,
+    resolve_pod,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
+    AUTH_ARG_SPEC,
+    PodExecError,
+    kube_configuration,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    RedisAdminError,
+    check_reply,
+    parse_info,
+    pod_cli,
+)
+
+try:
+    from kubernetes.client import ApiClient, CoreV1Api
+except ImportError:  # reported through kube_configuration()
+    pass
+
+
+def main():
+    spec = dict(sections=dict(type="list", elements="str", default=[]))
+    spec.update(INSTANCE_ARG_SPEC)
+    spec.update(AUTH_ARG_SPEC)
+    module = AnsibleModule(argument_spec=spec, mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE,
+                           required_one_of=INSTANCE_REQUIRED_ONE_OF, supports_check_mode=True)
+    params = module.params
+    try:
+        configuration = kube_configuration(params)
+        core = CoreV1Api(ApiClient(configuration))
+        pod = resolve_pod(core, params)
+        password = read_password(core, params)
+        if password:
+            module.no_log_values.add(password)
+        cli = pod_cli(configuration, params["namespace"], pod, params["container"], password,
+                      flavor=params["flavor"], port=params["port"])
+        ping = check_reply(cli("PING"), "PING")
+        if ping != "PONG":
+            raise RedisAdminError("PING answered %r" % ping[:200])
+        info = parse_info(check_reply(cli("INFO", *params["sections"]), "INFO"))
+    except (InstanceError, RedisAdminError, PodExecError) as exc:
+        module.fail_json(msg="%s/%s: %s" % (params["namespace"], params["pod"] or params["statefulset"], exc))
+    module.exit_json(changed=False, pod=pod, ping=ping, info=info)
+
+
+if __name__ == "__main__":
+    main()
