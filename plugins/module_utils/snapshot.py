@@ -21,7 +21,6 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     BINARIES,
-    RedisAdminError,
     bgsave_and_wait,
     check_reply,
     keyspace,
@@ -129,7 +128,7 @@ class Snapshot(object):
     """One snapshot of one instance. run() returns the manifest (or a skip/check result)."""
 
     def __init__(self, configuration, cli, target, dest, name, flavor="redis", save_timeout=600,
-                 transfer_timeout=60, verify=True, skip_unchanged=True, check_mode=False, log=None):
+                 transfer_timeout=60, verify=True, skip_unchanged=True, check_mode=False):
         self.configuration = configuration
         self.cli = cli
         self.namespace, self.pod, self.container = target
@@ -141,7 +140,6 @@ class Snapshot(object):
         self.verify = verify
         self.skip_unchanged = skip_unchanged
         self.check_mode = check_mode
-        self.log = log or (lambda message: None)
 
     def shell(self, script):
         rc, out, err = run(self.configuration, self.namespace, self.pod, self.container, ["sh", "-c", script])
@@ -178,7 +176,7 @@ class Snapshot(object):
         temp = os.path.join(self.directory, ".%s.rdb.partial-%d" % (backup, os.getpid()))
         try:
             sink, report, transfer_seconds = self.copy(directory + "/" + filename, temp)
-            checks = self.check(temp, sink, report, keys)
+            checks = self.check(temp, sink, report)
             publish(temp, final)
         finally:
             if os.path.exists(temp):
@@ -235,7 +233,7 @@ class Snapshot(object):
             raise SnapshotError("copy of %s from %s exited %d: %s" % (source, self.pod, rc, detail))
         return sink, parse_copy_report(stderr), seconds
 
-    def check(self, temp, sink, report, keys):
+    def check(self, temp, sink, report):
         if report["sha256"] is None:
             raise SnapshotError("the pod did not report the file's sha256 (is sha256sum in the image?)")
         if report["sha256"] != sink.digest.hexdigest():
@@ -297,5 +295,3 @@ def make_dirs(path):
     if not os.access(path, os.W_OK):
         raise SnapshotError("the backup directory %s is not writable" % path)
 
-
-__all__ = ["Snapshot", "SnapshotError", "RedisAdminError"]

@@ -81,13 +81,13 @@ def test_a_transfer_cut_short_is_refused(instance, tmp_path, monkeypatch):
 def test_a_file_corrupted_before_the_rename_is_refused(instance, tmp_path, monkeypatch):
     original = snapshot_module.Snapshot.check
 
-    def corrupt_then_check(self, temp, sink, report, keys):
+    def corrupt_then_check(self, temp, sink, report):
         with open(temp, "r+b") as handle:
             handle.seek(os.path.getsize(temp) // 2)
             byte = handle.read(1)
             handle.seek(-1, 1)
             handle.write(bytes([byte[0] ^ 0xFF]))
-        return original(self, temp, sink, report, keys)
+        return original(self, temp, sink, report)
 
     monkeypatch.setattr(snapshot_module.Snapshot, "check", corrupt_then_check)
     with pytest.raises((RdbError, snapshot_module.SnapshotError), match="CRC64 mismatch|rejected"):
