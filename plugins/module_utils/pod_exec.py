@@ -18,8 +18,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
+import time
 
 try:
     from urllib.parse import urlencode, quote
@@ -270,3 +272,35 @@ def run(configuration, namespace, pod, container, command, stdin_data=None, time
             session.close_stdin()
         rc = session.stream(collect)
         return rc, bytes(out), bytes(session.stderr)
+
+
+UPLOAD_SCRIPT = 'head -c "$1" > "$2" && sha256sum "$2" | cut -d" " -f1'
+
+
+def upload(configuration, namespace, pod, container, source, dest, timeout=60, block=1024 * 1024):
+    """Copy a local file into the pod byte-exact; return dict(bytes, seconds, sha256).
+
+    The v4 channel protocol cannot close stdin, so the pod reads exactly the
+    file's size (head -c) and answers with the sha256 of what it wrote.
+    """
+    size = os.path.getsize(source)
+    digest = hashlib.sha256()
+    out = bytearray()
+    start = time.monotonic()
+    with PodExec(configuration, namespace, pod, container, ["sh", "-c", UPLOAD_SCRIPT, "sh", str(size), dest],
+                 stdin=True, timeout=timeout) as session:
+        with open(source, "rb") as handle:
+            for chunk in iter(lambda: handle.read(block), b""):
+                digest.update(chunk)
+                session.send(chunk)
+        session.close_stdin()
+        rc = session.stream(out.extend)
+        stderr = bytes(session.stderr)
+    seconds = time.monotonic() - start
+    if rc != 0:
+        detail = stderr.decode("utf-8", "replace")[:500]
+        raise PodExecError("writing %s in %s/%s failed (%d): %s" % (dest, namespace, pod, rc, detail))
+    remote = out.decode("ascii", "replace").strip()
+    if remote != digest.hexdigest():
+        raise PodExecError("upload corrupted: sha256 in the pod %s, sent %s" % (remote, digest.hexdigest()))
+    return {"bytes": size, "seconds": seconds, "sha256": remote}

@@ -83,13 +83,17 @@ def check_file(path, crc_max_bytes=64 * 1024 * 1024):
 
 def parse_check_rdb(output):
     """What redis-check-rdb/valkey-check-rdb reported: ok, keys, expires, server version."""
-    result = {"ok": "RDB looks OK" in output, "keys": None, "expires": None, "server_version": None}
+    result = {"ok": "RDB looks OK" in output, "keys": None, "expires": None, "already_expired": None,
+              "server_version": None}
     match = re.search(r"\[info\] (\d+) keys read", output)
     if match:
         result["keys"] = int(match.group(1))
     match = re.search(r"\[info\] (\d+) expires", output)
     if match:
         result["expires"] = int(match.group(1))
+    match = re.search(r"\[info\] (\d+) already expired", output)
+    if match:
+        result["already_expired"] = int(match.group(1))
     match = re.search(r"AUX FIELD (?:redis|valkey)-ver = '([^']+)'", output)
     if match:
         result["server_version"] = match.group(1)

@@ -294,4 +294,3 @@ def make_dirs(path):
         raise SnapshotError("cannot create the backup directory %s: %s" % (path, exc))
     if not os.access(path, os.W_OK):
         raise SnapshotError("the backup directory %s is not writable" % path)
-

@@ -63,20 +63,20 @@ def test_retention_keep_last(tmp_path):
 
 def test_retention_keep_days_or_last(tmp_path):
     backups = [make_backup(tmp_path, d) for d in (10, 8, 6, 2, 1)]
-    delete, keep, _ = index.retention_plan(index.list_backups(str(tmp_path)), keep_last=1, keep_days=7, now=NOW)
+    delete, keep, dummy = index.retention_plan(index.list_backups(str(tmp_path)), keep_last=1, keep_days=7, now=NOW)
     assert ids(keep) == backups[2:]
     assert ids(delete) == backups[:2]
 
 
 def test_retention_never_deletes_the_newest_good_backup(tmp_path):
     backups = [make_backup(tmp_path, d) for d in (30, 20)]
-    delete, keep, _ = index.retention_plan(index.list_backups(str(tmp_path)), keep_days=7, now=NOW)
+    delete, keep, dummy = index.retention_plan(index.list_backups(str(tmp_path)), keep_days=7, now=NOW)
     assert ids(keep) == [backups[1]] and ids(delete) == [backups[0]]
 
 
 def test_retention_without_rules_deletes_nothing(tmp_path):
     make_backup(tmp_path, 30)
-    delete, keep, _ = index.retention_plan(index.list_backups(str(tmp_path)), now=NOW)
+    delete, keep, dummy = index.retention_plan(index.list_backups(str(tmp_path)), now=NOW)
     assert delete == [] and len(keep) == 1
 
 
@@ -84,7 +84,7 @@ def test_retention_leaves_what_it_cannot_parse(tmp_path):
     make_backup(tmp_path, 30)
     make_backup(tmp_path, 1)
     (tmp_path / "inst-20200101T000000Z.json").write_text("{not json")
-    delete, _, untouched = index.retention_plan(index.list_backups(str(tmp_path)), keep_last=1, now=NOW)
+    delete, dummy, untouched = index.retention_plan(index.list_backups(str(tmp_path)), keep_last=1, now=NOW)
     assert [e["status"] for e in untouched] == ["unparseable"]
     assert all(e["status"] == "ok" for e in delete)
 

@@ -69,5 +69,7 @@ def test_header_versions():
 
 def test_parse_check_rdb_output():
     output = ("[offset 0] Checking RDB file dump.rdb\n[offset 27] AUX FIELD redis-ver = '7.0.15'\n"
-              "[offset 120] \\o/ RDB looks OK! \\o/\n[info] 3 keys read\n[info] 1 expires\n")
-    assert parse_check_rdb(output) == {"ok": True, "keys": 3, "expires": 1, "server_version": "7.0.15"}
+              "[offset 120] \\o/ RDB looks OK! \\o/\n[info] 3 keys read\n[info] 1 expires\n"
+              "[info] 1 already expired\n")
+    assert parse_check_rdb(output) == {"ok": True, "keys": 3, "expires": 1, "already_expired": 1,
+                                       "server_version": "7.0.15"}

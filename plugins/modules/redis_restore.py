@@ -1,0 +1,166 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: redis_restore
+short_description: Restore an RDB backup into a Redis/Valkey StatefulSet, AOF-safe, with rollback
+version_added: 0.1.0
+description:
+  - Checks the backup (sha256 against its manifest, RDB format), stops the instance (StatefulSet and the named
+    client Deployments to 0), and in a helper pod on the instance's volume uploads the RDB byte-exact, checks it
+    with the server's own C(redis-check-rdb), and sets the old data files aside on the volume.
+  - Loads the RDB with AOF off, then turns AOF on so the server regenerates the AOF from the loaded data; starts the
+    instance with AOF on and verifies the key count per database and sample values, then restarts it once more
+    and verifies again. Only then are the old files removed and the clients started.
+  - Any failure after the old data was set aside rolls back to exactly the previous files and restarts the
+    instance and clients as they were.
+  - For instances deployed by the C(alertmanagerpp.datastores.redis) role (standalone, pod 0, PVC
+    C(data-<statefulset>-0), data in C(/data)).
+author:
+  - Alertmanager++ data tier team (@alertmanagerpp)
+options:
+  manifest:
+    description: Path of the backup's JSON manifest; its RDB is the file with the same name ending in C(.rdb).
+    type: path
+    required: true
+  clients:
+    description: Deployments in I(namespace) to scale to 0 during the restore and back afterwards.
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds to wait for each step (pod stop/start, load, AOF rewrite).
+    type: int
+    default: 300
+extends_documentation_fragment:
+  - alertmanagerpp.datastores.redis_instance
+  - alertmanagerpp.datastores.kubernetes_auth
+attributes:
+  check_mode:
+    support: full
+    description: Checks the backup and the StatefulSet, stops nothing and restores nothing.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+"""
+
+EXAMPLES = r"""
+- name: Restore a backup
+  alertmanagerpp.datastores.redis_restore:
+    namespace: alertmanagerpp
+    statefulset: alertmanagerpp-redis
+    password_secret: alertmanagerpp-redis-auth
+    manifest: /var/backups/alertmanagerpp/alertmanagerpp/alertmanagerpp-redis/alertmanagerpp-redis-20261122T012233Z.json
+    clients: [alertmanagerpp]
+"""
+
+RETURN = r"""
+backup:
+  description: Id of the restored backup.
+  returned: always
+  type: str
+keys:
+  description: Keys per database in the restored instance.
+  returned: success
+  type: dict
+keys_total:
+  description: Sum of the keys.
+  returned: success
+  type: int
+aof_enabled:
+  description: AOF is on in the restored instance.
+  returned: success
+  type: bool
+samples_checked:
+  description: Number of sample values compared (DUMP digests) before and after.
+  returned: success
+  type: int
+rto_seconds:
+  description: Seconds from the stop of the instance to the verified restore.
+  returned: success
+  type: float
+upload_mb_per_s:
+  description: Rate of the RDB upload into the volume.
+  returned: success
+  type: float
+steps:
+  description: What was done, with elapsed seconds.
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
+    INSTANCE_ARG_SPEC,
+    INSTANCE_MUTUALLY_EXCLUSIVE,
+    InstanceError,
+    read_password,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
+    AUTH_ARG_SPEC,
+    PodExecError,
+    kube_configuration,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import RdbError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore import (
+    Restore,
+    RestoreError,
+    load_backup,
+)
+
+try:
+    from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
+    from kubernetes.client.rest import ApiException
+except ImportError:  # reported through kube_configuration()
+    ApiException = None
+
+
+def main():
+    spec = dict(
+        manifest=dict(type="path", required=True),
+        clients=dict(type="list", elements="str", default=[]),
+        timeout=dict(type="int", default=300),
+    )
+    spec.update(INSTANCE_ARG_SPEC)
+    spec.update(AUTH_ARG_SPEC)
+    module = AnsibleModule(argument_spec=spec, mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE,
+                           supports_check_mode=True)
+    params = module.params
+    if not params["statefulset"] or params["pod"]:
+        module.fail_json(msg="redis_restore restores into a StatefulSet: set statefulset (not pod)")
+    target = "%s/%s" % (params["namespace"], params["statefulset"])
+    try:
+        manifest = load_backup(params["manifest"])
+        configuration = kube_configuration(params)
+        api = ApiClient(configuration)
+        core, apps = CoreV1Api(api), AppsV1Api(api)
+        apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"])
+        password = read_password(core, params)
+        if password:
+            module.no_log_values.add(password)
+        if module.check_mode:
+            module.exit_json(changed=True, backup=manifest["id"],
+                             msg="would restore %s (%d keys) into %s" % (manifest["id"], manifest["keys_total"], target))
+        result = Restore(configuration, core, apps, params["namespace"], params["statefulset"], manifest, password,
+                         flavor=params["flavor"], port=params["port"], clients=params["clients"],
+                         timeout=params["timeout"]).run()
+    except (RestoreError, InstanceError, PodExecError, RdbError) as exc:
+        module.fail_json(msg="restore into %s failed: %s" % (target, exc))
+    except Exception as exc:  # ApiException from the client: its status and reason say what went wrong
+        if ApiException is None or not isinstance(exc, ApiException):
+            raise
+        module.fail_json(msg="restore into %s failed: %s %s" % (target, exc.status, exc.reason))
+    module.exit_json(changed=True, backup=manifest["id"], **result)
+
+
+if __name__ == "__main__":
+    main()
