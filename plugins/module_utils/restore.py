@@ -312,17 +312,28 @@ class Restore(object):
     def start_and_verify(self, loaded):
         pod = "%s-0" % self.name
         self.scale_statefulset(self.replicas)
-        self.wait("pod %s to be Ready" % pod, lambda: self.pod_ready(pod))
+        self.wait_ready_or_explain(pod)
         self.step("instance started with AOF on")
         first = self.verify_live(pod, loaded)
         uid = self.pod_uid(pod)
         self.core.delete_namespaced_pod(pod, self.namespace)
-        self.wait("pod %s to come back" % pod, lambda: self.pod_ready(pod, uid_not=uid))
+        self.wait_ready_or_explain(pod, uid_not=uid)
         second = self.verify_live(pod, loaded)
         self.step("verified again after a pod restart (AOF holds the data)")
         return {"keys": loaded, "keys_total": sum(db["keys"] for db in loaded.values()),
                 "aof_enabled": second["aof_enabled"], "samples_checked": first["samples"],
                 "upload_mb_per_s": self.upload_mb_per_s}
+
+    def wait_ready_or_explain(self, pod, uid_not=None):
+        """Wait for the pod; on timeout say what its server logged."""
+        try:
+            self.wait("pod %s to be Ready" % pod, lambda: self.pod_ready(pod, uid_not=uid_not))
+        except RestoreError as exc:
+            try:
+                log = self.core.read_namespaced_pod_log(pod, self.namespace, container="redis", tail_lines=15)
+            except ApiException as log_exc:
+                log = "(no log: %s)" % getattr(log_exc, "reason", log_exc)
+            raise RestoreError("%s; last log lines of %s: %s" % (exc, pod, " | ".join(str(log).splitlines())))
 
     def verify_live(self, pod, loaded):
         cli = pod_cli(self.configuration, self.namespace, pod, "redis", self.password, flavor=self.flavor,

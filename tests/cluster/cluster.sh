@@ -35,6 +35,9 @@ cmd_up() {
   stop_cluster
   reset_runtime_state
   start_containerd
+  # A fresh cluster starts with no container: also none a crash left behind.
+  remove_all_containers
+  release_pod_networks
   build_images
   ensure_images_imported
   start_control_plane

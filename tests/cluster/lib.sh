@@ -184,6 +184,8 @@ state = "${AMP_RUN}/containerd"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${PAUSE_IMAGE}"
+  # Pod network namespaces under our state dir, so that down can release exactly ours.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${CNI_CONF_DIR}"
@@ -333,7 +335,22 @@ stop_cluster() {
     remove_all_containers
   fi
   stop_by_pidfile "${AMP_RUN}/containerd.pid"
+  release_pod_networks
   unmount_kubelet_volumes
+}
+
+release_pod_networks() {
+  # Killing containers through ctr bypasses CRI, which would have removed each
+  # pod's network namespace: it stays mounted with its veth and IP on the
+  # bridge, and the next cluster would hand that IP out again (two pods, one
+  # address). Remove our namespaces (kept under our state dir); that deletes
+  # their veths.
+  local netns
+  for netns in "${AMP_RUN}"/containerd/io.containerd.grpc.v1.cri/netns/*; do
+    [[ -e "${netns}" ]] || continue
+    umount "${netns}" 2>/dev/null || umount -l "${netns}" 2>/dev/null || true
+    rm -f "${netns}"
+  done
 }
 
 unmount_kubelet_volumes() {

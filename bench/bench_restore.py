@@ -1,0 +1,109 @@
+"""Benchmark the DR restore on the local cluster, against baselines measured in the same run.
+
+An instance deployed by playbooks/deploy.yml holds about 1 GB of incompressible
+values; backup.yml backs it up. Then:
+  restart   delete the pod, time until it is Ready again (it reloads its AOF);
+  restore   restore.yml -e backup=<id> -e confirm=yes (no pre-restore snapshot):
+            its RTO (stop to verified, across one more restart);
+  upload    the RDB upload rate of the restore against
+            kubectl exec -i POD -- sh -c 'cat > file' of the same file.
+Goals (issue 5): RTO < 60 s and RTO <= 3 x restart; upload / kubectl >= 0.8.
+
+Run: make bench (or .venv/bin/python bench/bench_restore.py [--mb 1024])
+"""
+
+import argparse
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
+    "~/.cache/alertmanagerpp-datastores/kubeconfig")
+CACHE = pathlib.Path(os.environ.get("AMP_CACHE", os.path.expanduser("~/.cache/alertmanagerpp-datastores")))
+KUBECTL = str(CACHE / "src" / "kubernetes-1.20.2" / "_output" / "bin" / "kubectl")
+PLAYBOOK = str(pathlib.Path(sys.executable).parent / "ansible-playbook")
+ENV = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+NAME = "alertmanagerpp-redis"
+POD = NAME + "-0"
+
+
+def kubectl(*args, stdin=None):
+    return subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), stdin=stdin,
+                          capture_output=True, check=True).stdout.decode()
+
+
+def playbook(namespace, backup_dir, *args):
+    extra = ['{"redis_namespace": "%s", "redis_backup_dir": "%s", "redis_maxmemory": "3gb", '
+             '"redis_storage_size": "8Gi", "redis_resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, '
+             '"limits": {"cpu": "2", "memory": "4Gi"}}}' % (namespace, backup_dir)]
+    result = subprocess.run([PLAYBOOK, "-e", "profile=standard", "-e", extra[0]] + list(args), cwd=ROOT, env=ENV,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit("ansible-playbook %s failed:\n%s" % (" ".join(args), result.stdout[-3000:]))
+    return result.stdout
+
+
+def ready(namespace, old_uid=None):
+    out = kubectl("-n", namespace, "get", "pod", POD, "-o",
+                  "jsonpath={.metadata.uid} {.status.conditions[?(@.type=='Ready')].status}")
+    uid, dummy, status = out.partition(" ")
+    return status == "True" and uid != old_uid
+
+
+def restart_seconds(namespace):
+    uid = kubectl("-n", namespace, "get", "pod", POD, "-o", "jsonpath={.metadata.uid}")
+    start = time.monotonic()
+    kubectl("-n", namespace, "delete", "pod", POD, "--wait=false")
+    while True:
+        try:
+            if ready(namespace, uid):
+                return time.monotonic() - start
+        except subprocess.CalledProcessError:
+            pass
+        time.sleep(0.2)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=1024)
+    options = parser.parse_args()
+    namespace = "amp-bench-restore-%d" % os.getpid()
+    backup_dir = "/tmp/amp-bench-restore-%d" % os.getpid()
+    try:
+        playbook(namespace, backup_dir, "playbooks/deploy.yml")
+        kubectl("-n", namespace, "exec", POD, "-c", "redis", "--", "sh", "-c",
+                "for i in $(seq 1 %d); do head -c 1048576 /dev/urandom | redis-cli -x SET big:$i >/dev/null; done"
+                % options.mb)
+        out = playbook(namespace, backup_dir, "playbooks/backup.yml")
+        backup = re.search(r"Backup (\S+):", out).group(1)
+        rdb = "%s/%s/%s/%s.rdb" % (backup_dir, namespace, NAME, backup)
+        size = os.path.getsize(rdb)
+        t_restart = restart_seconds(namespace)
+        out = playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "backup=" + backup, "-e", "confirm=yes",
+                       "-e", '{"redis_restore_pre_snapshot": false}')
+        rto = float(re.search(r"RTO ([0-9.]+) s", out).group(1))
+        upload = float(re.search(r"RDB uploaded \(\d+ bytes, ([0-9.]+) MB/s", out).group(1))
+        with open(rdb, "rb") as handle:
+            start = time.monotonic()
+            kubectl("-n", namespace, "exec", "-i", POD, "-c", "redis", "--", "sh", "-c",
+                    "cat > /data/upload-baseline && rm -f /data/upload-baseline", stdin=handle)
+            baseline = size / 1e6 / (time.monotonic() - start)
+    finally:
+        subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG, "delete", "namespace", namespace, "--wait=true"],
+                       capture_output=True, check=False)
+        subprocess.run(["rm", "-rf", backup_dir], check=False)
+    print("bench_restore: RDB of %.0f MB" % (size / 1e6))
+    print("  plain pod restart (AOF reload) : %6.1f s" % t_restart)
+    print("  restore RTO (stop -> verified) : %6.1f s  (goal < 60 s) -> RTO/restart = %.1f (goal <= 3)"
+          % (rto, rto / t_restart))
+    print("  upload into the volume         : %6.1f MB/s" % upload)
+    print("  kubectl exec -i cat > file     : %6.1f MB/s -> upload/kubectl = %.2f (goal >= 0.8)"
+          % (baseline, upload / baseline))
+
+
+if __name__ == "__main__":
+    main()
