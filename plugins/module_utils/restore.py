@@ -97,6 +97,9 @@ class Restore(object):
         self.replicas = None
         self.client_replicas = {}
         self.data_moved = False
+        self.expected_keys = None
+        self.samples = {}
+        self.upload_mb_per_s = None
 
     # -- bookkeeping ------------------------------------------------------
     def step(self, text):
