@@ -9,7 +9,14 @@ __metaclass__ = type
 
 import base64
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
+    AUTH_ARG_SPEC,
+    kube_configuration,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
+
 try:
+    from kubernetes.client import ApiClient, CoreV1Api
     from kubernetes.client.rest import ApiException
 except ImportError:  # reported by pod_exec.kube_configuration
     ApiException = Exception
@@ -28,6 +35,14 @@ INSTANCE_ARG_SPEC = dict(
 )
 INSTANCE_MUTUALLY_EXCLUSIVE = [("pod", "statefulset"), ("password", "password_secret")]
 INSTANCE_REQUIRED_ONE_OF = [("pod", "statefulset")]
+
+
+def module_argument_spec(**options):
+    """A module's own options plus the instance and Kubernetes auth options."""
+    spec = dict(options)
+    spec.update(INSTANCE_ARG_SPEC)
+    spec.update(AUTH_ARG_SPEC)
+    return spec
 
 
 class InstanceError(Exception):
@@ -68,3 +83,20 @@ def read_password(core, params):
     if key not in data:
         raise InstanceError("Secret %s/%s has no key %s" % (namespace, secret_name, key))
     return base64.b64decode(data[key]).decode("utf-8")
+
+
+def connect(module):
+    """(configuration, core API, pod, password, cli) for the instance a module's params name.
+
+    The pod is checked to be Ready; the password is registered with no_log.
+    """
+    params = module.params
+    configuration = kube_configuration(params)
+    core = CoreV1Api(ApiClient(configuration))
+    pod = resolve_pod(core, params)
+    password = read_password(core, params)
+    if password:
+        module.no_log_values.add(password)
+    cli = pod_cli(configuration, params["namespace"], pod, params["container"], password,
+                  flavor=params["flavor"], port=params["port"])
+    return configuration, core, pod, password, cli

@@ -66,47 +66,27 @@ info:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
-    INSTANCE_ARG_SPEC,
     INSTANCE_MUTUALLY_EXCLUSIVE,
     INSTANCE_REQUIRED_ONE_OF,
     InstanceError,
-    read_password,
-    resolve_pod,
+    connect,
+    module_argument_spec,
 )
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
-    AUTH_ARG_SPEC,
-    PodExecError,
-    kube_configuration,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExecError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     RedisAdminError,
     check_reply,
     parse_info,
-    pod_cli,
 )
-
-try:
-    from kubernetes.client import ApiClient, CoreV1Api
-except ImportError:  # reported through kube_configuration()
-    pass
 
 
 def main():
-    spec = dict(sections=dict(type="list", elements="str", default=[]))
-    spec.update(INSTANCE_ARG_SPEC)
-    spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE,
-                           required_one_of=INSTANCE_REQUIRED_ONE_OF, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=module_argument_spec(sections=dict(type="list", elements="str", default=[])),
+                           mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=INSTANCE_REQUIRED_ONE_OF,
+                           supports_check_mode=True)
     params = module.params
     try:
-        configuration = kube_configuration(params)
-        core = CoreV1Api(ApiClient(configuration))
-        pod = resolve_pod(core, params)
-        password = read_password(core, params)
-        if password:
-            module.no_log_values.add(password)
-        cli = pod_cli(configuration, params["namespace"], pod, params["container"], password,
-                      flavor=params["flavor"], port=params["port"])
+        dummy, dummy, pod, dummy, cli = connect(module)
         ping = check_reply(cli("PING"), "PING")
         if ping != "PONG":
             raise RedisAdminError("PING answered %r" % ping[:200])

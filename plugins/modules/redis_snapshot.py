@@ -169,30 +169,20 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import BackupIndexError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
-    INSTANCE_ARG_SPEC,
     INSTANCE_MUTUALLY_EXCLUSIVE,
     INSTANCE_REQUIRED_ONE_OF,
     InstanceError,
-    read_password,
-    resolve_pod,
+    connect,
+    module_argument_spec,
 )
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
-    AUTH_ARG_SPEC,
-    PodExecError,
-    kube_configuration,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExecError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import RdbError
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import RedisAdminError, pod_cli
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import RedisAdminError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import Snapshot, SnapshotError
-
-try:
-    from kubernetes.client import ApiClient, CoreV1Api
-except ImportError:  # reported through kube_configuration()
-    pass
 
 
 def argument_spec():
-    spec = dict(
+    return module_argument_spec(
         name=dict(type="str"),
         dest=dict(type="path", required=True),
         save_timeout=dict(type="int", default=600),
@@ -200,9 +190,6 @@ def argument_spec():
         verify=dict(type="bool", default=True),
         skip_unchanged=dict(type="bool", default=True),
     )
-    spec.update(INSTANCE_ARG_SPEC)
-    spec.update(AUTH_ARG_SPEC)
-    return spec
 
 
 def main():
@@ -214,14 +201,7 @@ def main():
     )
     params = module.params
     try:
-        configuration = kube_configuration(params)
-        core = CoreV1Api(ApiClient(configuration))
-        pod = resolve_pod(core, params)
-        password = read_password(core, params)
-        if password:
-            module.no_log_values.add(password)
-        cli = pod_cli(configuration, params["namespace"], pod, params["container"], password,
-                      flavor=params["flavor"], port=params["port"])
+        configuration, dummy, pod, dummy, cli = connect(module)
         snapshot = Snapshot(
             configuration, cli, (params["namespace"], pod, params["container"]), params["dest"],
             params["name"] or params["statefulset"] or params["pod"], flavor=params["flavor"],
