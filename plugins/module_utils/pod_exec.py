@@ -274,6 +274,15 @@ def run(configuration, namespace, pod, container, command, stdin_data=None, time
         return rc, bytes(out), bytes(session.stderr)
 
 
+def run_shell(configuration, namespace, pod, container, script, timeout=60):
+    """Run a shell script in the container; its stdout, or PodExecError with its stderr."""
+    rc, out, err = run(configuration, namespace, pod, container, ["sh", "-c", script], timeout=timeout)
+    if rc != 0:
+        detail = err.decode("utf-8", "replace").strip()[:500]
+        raise PodExecError("in %s/%s: `%s` failed (%d): %s" % (namespace, pod, script[:80], rc, detail))
+    return out.decode("utf-8", "replace")
+
+
 UPLOAD_SCRIPT = 'head -c "$1" > "$2" && sha256sum "$2" | cut -d" " -f1'
 
 

@@ -23,6 +23,11 @@ BINARIES = {
 }
 
 
+# Shell prelude: the first stdin line, when not empty, becomes REDISCLI_AUTH
+# (read by redis-cli and valkey-cli), so no password is ever an argument.
+AUTH_FROM_STDIN = 'IFS= read -r p; if [ -n "$p" ]; then REDISCLI_AUTH=$p; export REDISCLI_AUTH; fi; unset p; '
+
+
 class RedisAdminError(Exception):
     """The server refused, failed, or could not be reached."""
 
@@ -68,7 +73,7 @@ def pod_cli(configuration, namespace, pod, container, password, flavor="redis", 
     binary = BINARIES[flavor]["cli"]
 
     def cli(*args):
-        script = 'IFS= read -r p; if [ -n "$p" ]; then REDISCLI_AUTH=$p; export REDISCLI_AUTH; fi; unset p; exec "$@"'
+        script = AUTH_FROM_STDIN + 'exec "$@"'
         command = ["sh", "-c", script, "sh", binary, "-p", str(port)] + [str(a) for a in args]
         rc, out, err = run(configuration, namespace, pod, container, command,
                            stdin_data=(password or "").encode("utf-8") + b"\n", timeout=timeout)

@@ -28,9 +28,10 @@ import shlex
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run, upload
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run, run_shell, upload
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    AUTH_FROM_STDIN,
     BINARIES,
     check_reply,
     keyspace,
@@ -171,11 +172,7 @@ class Restore(object):
         }
 
     def helper_sh(self, script):
-        rc, out, err = run(self.configuration, self.namespace, self.helper, "restore", ["sh", "-c", script])
-        if rc != 0:
-            detail = err.decode("utf-8", "replace").strip()[:500]
-            raise RestoreError("in %s: `%s` failed (%d): %s" % (self.helper, script[:80], rc, detail))
-        return out.decode("utf-8", "replace")
+        return run_shell(self.configuration, self.namespace, self.helper, "restore", script)
 
     def start_helper(self, image):
         if not self.pod_gone(self.helper):
@@ -349,8 +346,8 @@ class Restore(object):
         mismatched = []
         for (db, key), digest in self.samples.items():
             rc, out, err = run(self.configuration, self.namespace, pod, "redis", [
-                "sh", "-c", 'IFS= read -r p; [ -n "$p" ] && export REDISCLI_AUTH="$p"; '
-                '%s -n "$1" --raw DUMP "$2" | sha256sum | cut -c1-64' % self.cli_command(self.port),
+                "sh", "-c", AUTH_FROM_STDIN + '%s -n "$1" --raw DUMP "$2" | sha256sum | cut -c1-64'
+                % self.cli_command(self.port),
                 "sh", db, key], stdin_data=(self.password or "").encode("utf-8") + b"\n")
             if out.decode().strip() != digest:
                 mismatched.append("db%s:%s" % (db, key))

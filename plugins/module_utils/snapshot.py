@@ -17,7 +17,7 @@ import threading
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExec, run
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExec, run_shell
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     BINARIES,
@@ -142,10 +142,7 @@ class Snapshot(object):
         self.check_mode = check_mode
 
     def shell(self, script):
-        rc, out, err = run(self.configuration, self.namespace, self.pod, self.container, ["sh", "-c", script])
-        if rc != 0:
-            raise SnapshotError("command in %s failed (%d): %s" % (self.pod, rc, err.decode("utf-8", "replace")))
-        return out.decode("utf-8", "replace")
+        return run_shell(self.configuration, self.namespace, self.pod, self.container, script)
 
     def run(self):
         started = index.utc_now()
