@@ -87,6 +87,7 @@ def main():
                        "-e", '{"redis_restore_pre_snapshot": false}')
         rto = float(re.search(r"RTO ([0-9.]+) s", out).group(1))
         upload = float(re.search(r"RDB uploaded \(\d+ bytes, ([0-9.]+) MB/s", out).group(1))
+        steps = re.findall(r"^[\s-]*'?\s*([0-9.]+s \S.*?)'?$", out, re.MULTILINE)
         with open(rdb, "rb") as handle:
             start = time.monotonic()
             kubectl("-n", namespace, "exec", "-i", POD, "-c", "redis", "--", "sh", "-c",
@@ -100,7 +101,10 @@ def main():
     print("  plain pod restart (AOF reload) : %6.1f s" % t_restart)
     print("  restore RTO (stop -> verified) : %6.1f s  (goal < 60 s) -> RTO/restart = %.1f (goal <= 3)"
           % (rto, rto / t_restart))
-    print("  upload into the volume         : %6.1f MB/s" % upload)
+    print("  restore steps (seconds since start):")
+    for line in steps:
+        print("    " + line)
+    print("  upload into the volume         : %6.1f MB/s (transfer and in-pod check)" % upload)
     print("  kubectl exec -i cat > file     : %6.1f MB/s -> upload/kubectl = %.2f (goal >= 0.8)"
           % (baseline, upload / baseline))
 

@@ -10,8 +10,9 @@ beside a missing or empty AOF is ignored and then overwritten. So:
 2. in a helper pod on the same volume: upload the RDB byte-exact, check it
    with the server's own check tool, set the old data aside on the volume;
 3. start the server in the helper with AOF **off** so it loads the RDB, count
-   the keys, then `CONFIG SET appendonly yes`: it rewrites the AOF from memory
-   (the AOF base now holds the data), then shut it down;
+   the keys and take sample digests; make the RDB the base of a new AOF (a
+   hard link plus a one-line manifest: the AOF now holds exactly the backup's
+   bytes, no rewrite needed), then shut the helper's server down unsaved;
 4. start the instance with AOF on, check keys and sample values, restart it
    once more and check again (this catches the trap), drop the old data.
 
@@ -45,7 +46,17 @@ except ImportError:  # reported by pod_exec.kube_configuration
     ApiException = Exception
 
 DATA = "/data"
+# The names roles/redis configures (appendfilename, appenddirname); Redis 7+
+# and Valkey load an AOF base that is an RDB file.
+AOF_DIR = "appendonlydir"
+AOF_BASE = "appendonly.aof.1.base.rdb"
+AOF_MANIFEST = "appendonly.aof.manifest"
+SEED_AOF_SCRIPT = ('set -e; mkdir %(data)s/%(dir)s; ln %(data)s/dump.rdb %(data)s/%(dir)s/%(base)s; '
+                   'printf "file %(base)s seq 1 type b\\n" > %(data)s/%(dir)s/%(manifest)s; '
+                   'sync %(data)s/%(dir)s/%(manifest)s %(data)s/%(dir)s')
 HELPER_PORT = 6399
+MB = 1024 * 1024
+HEADROOM_BYTES = 64 * MB
 SAMPLE_KEYS = 20
 
 
@@ -136,6 +147,21 @@ class Restore(object):
             raise
         return False
 
+    def pod_stopped(self, name):
+        """The pod is gone, or it is being deleted and none of its containers runs.
+
+        The volume may then be mounted by the helper: no server writes to it.
+        Waiting for the pod object to disappear too cost 5 s more here.
+        """
+        try:
+            pod = self.core.read_namespaced_pod(name, self.namespace)
+        except ApiException as exc:
+            if getattr(exc, "status", None) == 404:
+                return True
+            raise
+        statuses = pod.status.container_statuses or []
+        return bool(pod.metadata.deletion_timestamp) and all(status.state.running is None for status in statuses)
+
     def pod_ready(self, name, uid_not=None):
         try:
             pod = self.core.read_namespaced_pod(name, self.namespace)
@@ -210,7 +236,7 @@ class Restore(object):
             self.stop()
             self.start_helper(image)
             self.place_backup()
-            loaded = self.load_and_rewrite_aof()
+            loaded = self.load_and_seed_aof()
             self.delete_helper()
             verified = self.start_and_verify(loaded)
         except Exception as exc:
@@ -225,20 +251,23 @@ class Restore(object):
     def stop(self):
         self.scale_clients(dict((n, 0) for n in self.client_replicas))
         self.scale_statefulset(0)
-        self.wait("pod %s-0 to stop" % self.name, lambda: self.pod_gone("%s-0" % self.name))
+        self.wait("pod %s-0 to stop" % self.name, lambda: self.pod_stopped("%s-0" % self.name))
         self.step("instance stopped (StatefulSet 0, clients %s 0)" % (", ".join(self.clients) or "none"))
 
     def place_backup(self):
         size = self.manifest["bytes"]
         free_kb = int(self.helper_sh("df -Pk %s | awk 'NR==2 {print $4}'" % DATA).strip() or 0)
-        if free_kb * 1024 < 2 * size + 16 * 1024 * 1024:
-            raise RestoreError("the volume has %d MB free; the restore needs %d MB (the RDB and its AOF)"
-                               % (free_kb // 1024, (2 * size) // (1024 * 1024) + 16))
+        needed = size + HEADROOM_BYTES
+        if free_kb * 1024 < needed:
+            raise RestoreError("the volume has %d MB free; the restore needs %d MB (the RDB, which also becomes the "
+                               "AOF base, and %d MB for the first writes)"
+                               % (free_kb // 1024, needed // MB, HEADROOM_BYTES // MB))
         target = "%s/.restore-%s.rdb" % (DATA, self.stamp)
         sent = upload(self.configuration, self.namespace, self.helper, "restore", self.manifest["rdb_path"], target,
                       timeout=self.timeout)
         self.upload_mb_per_s = round(sent["bytes"] / 1e6 / sent["seconds"], 1) if sent["seconds"] else None
-        self.step("RDB uploaded (%d bytes, %s MB/s, sha256 verified in the pod)" % (sent["bytes"], self.upload_mb_per_s))
+        self.step("RDB uploaded (%d bytes, %s MB/s over %d streams, sha256 verified in the pod)"
+                  % (sent["bytes"], self.upload_mb_per_s, sent["streams"]))
         check = BINARIES[self.flavor]["check_rdb"]
         output = self.helper_sh("%s %s 2>&1; echo check-rc $?" % (check, shlex.quote(target)))
         parsed = parse_check_rdb(output)
@@ -257,7 +286,7 @@ class Restore(object):
         return pod_cli(self.configuration, self.namespace, self.helper, "restore", None, flavor=self.flavor,
                        port=HELPER_PORT, timeout=self.timeout)
 
-    def load_and_rewrite_aof(self):
+    def load_and_seed_aof(self):
         self.helper_sh("touch %s/.restore-ready" % DATA)
         cli = self.helper_cli()
         self.wait("the backup to load", lambda: self.answers(cli))
@@ -268,11 +297,10 @@ class Restore(object):
             raise RestoreError("loaded %d keys, the RDB holds %d live keys" % (total, expected))
         self.samples = self.sample_digests(cli)
         self.step("RDB loaded with AOF off: %d keys" % total)
-        check_reply(cli("CONFIG", "SET", "appendonly", "yes"), "CONFIG SET appendonly yes")
-        self.wait("the AOF rewrite", lambda: self.aof_written(cli))
-        self.step("AOF regenerated from the loaded data")
+        self.helper_sh(SEED_AOF_SCRIPT % {"data": DATA, "dir": AOF_DIR, "base": AOF_BASE, "manifest": AOF_MANIFEST})
+        self.step("AOF seeded: the backup is its base (%s/%s)" % (AOF_DIR, AOF_BASE))
         try:
-            cli("SHUTDOWN")
+            cli("SHUTDOWN", "NOSAVE")
         except Exception:  # the server closes the connection as it exits
             pass
         self.wait("the helper's server to shut down", lambda: not self.helper_running())
@@ -284,14 +312,6 @@ class Restore(object):
             return cli("PING").strip() == "PONG"
         except Exception:  # not up yet, or LOADING
             return False
-
-    @staticmethod
-    def aof_written(cli):
-        info = parse_info(check_reply(cli("INFO", "persistence"), "INFO"))
-        if info.get("aof_last_bgrewrite_status") == "err":
-            raise RestoreError("the AOF rewrite failed in the helper (aof_last_bgrewrite_status:err)")
-        return (info.get("aof_enabled") == "1" and info.get("aof_rewrite_in_progress") == "0"
-                and info.get("aof_rewrite_scheduled") == "0")
 
     def sample_digests(self, cli):
         """sha256 of DUMP for up to SAMPLE_KEYS random keys per database (same server: same bytes)."""
@@ -366,7 +386,7 @@ class Restore(object):
         try:
             if self.data_moved:
                 self.scale_statefulset(0)
-                self.wait("pod %s-0 to stop" % self.name, lambda: self.pod_gone("%s-0" % self.name))
+                self.wait("pod %s-0 to stop" % self.name, lambda: self.pod_stopped("%s-0" % self.name))
                 self.start_helper(image)
                 self.helper_sh("set -e; rm -rf %(data)s/dump.rdb %(data)s/appendonlydir; "
                                "for f in %(aside)s/* ; do [ -e \"$f\" ] && mv \"$f\" %(data)s/; done; rmdir %(aside)s"

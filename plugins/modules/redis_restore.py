@@ -16,7 +16,7 @@ description:
   - Checks the backup (sha256 against its manifest, RDB format), stops the instance (StatefulSet and the named
     client Deployments to 0), and in a helper pod on the instance's volume uploads the RDB byte-exact, checks it
     with the server's own C(redis-check-rdb), and sets the old data files aside on the volume.
-  - Loads the RDB with AOF off, then turns AOF on so the server regenerates the AOF from the loaded data; starts the
+  - Loads the RDB with AOF off (key count, sample values), then makes the RDB the base of a new AOF; starts the
     instance with AOF on and verifies the key count per database and sample values, then restarts it once more
     and verifies again. Only then are the old files removed and the clients started.
   - Any failure after the old data was set aside rolls back to exactly the previous files and restarts the
@@ -36,7 +36,7 @@ options:
     elements: str
     default: []
   timeout:
-    description: Seconds to wait for each step (pod stop/start, load, AOF rewrite).
+    description: Seconds to wait for each step (pod stop/start, upload, load).
     type: int
     default: 300
 extends_documentation_fragment:

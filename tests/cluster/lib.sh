@@ -140,7 +140,7 @@ pid_alive() {
   local file="$1" pid
   [[ -f "${file}" ]] || return 1
   pid=$(<"${file}")
-  [[ -n "${pid}" ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF "${AMP_STATE}"
+  [[ -n "${pid}" ]] && tr '\0' ' ' 2>/dev/null <"/proc/${pid}/cmdline" | grep -qF "${AMP_STATE}"
 }
 
 group_alive() {

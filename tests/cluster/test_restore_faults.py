@@ -1,0 +1,187 @@
+"""A restore that fails puts back exactly what was there (real cluster, real Redis).
+
+Also the upload under it: byte-exact in one or several streams, a changed
+byte or a full device refused with a clear message.
+
+One instance holds set A, is backed up, then gets set B (and loses part of A).
+Each test makes the restore of that backup fail at a chosen point, on the
+real volume: after the old data was set aside and the AOF seeded from the
+backup (the worst moment), after the instance was started on the restored
+data, and before anything moved (a volume too small). Every time the
+instance must run again on set B, with nothing left over on the volume.
+"""
+
+import hashlib
+import os
+
+import pytest
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import pod_exec
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import restore as restore_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import snapshot as snapshot_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import kube_configuration, run_shell
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
+
+import test_smoke
+
+NAME = test_smoke.NAME
+POD = NAME + "-0"
+# Set A: a1..a300. Set B: A without a1..a100, plus b1..b50.
+WRITE_A = "for i=1,300 do redis.call('SET','a'..i,'value-a'..i) end"
+WRITE_B = "for i=1,100 do redis.call('DEL','a'..i) end for i=1,50 do redis.call('SET','b'..i,'value-b'..i) end"
+SET_B = sorted(["a%d" % i for i in range(101, 301)] + ["b%d" % i for i in range(1, 51)])
+
+
+IMAGES = {"redis": test_smoke.REDIS_IMAGE, "valkey": "localhost/alertmanagerpp/valkey:8-trixie"}
+
+
+def statefulset_manifest(flavor):
+    manifest = test_smoke.statefulset_manifest()
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = IMAGES[flavor]
+    container["command"][0] = "%s-server" % flavor
+    container["readinessProbe"]["exec"]["command"][0] = "%s-cli" % flavor
+    return manifest
+
+
+def backed_up_instance(core, apps, request, tmp_path_factory, flavor):
+    """(configuration, namespace, manifest of the backup of set A, flavor); the live data is set B."""
+    namespace = "amp-restore-%s-%s" % (flavor, os.getpid())
+    core.create_namespace({"metadata": {"name": namespace}})
+    request.addfinalizer(lambda: core.delete_namespace(namespace))
+    apps.create_namespaced_stateful_set(namespace, statefulset_manifest(flavor))
+    test_smoke.wait_ready_pod(core, namespace)
+    configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
+    cli = pod_cli(configuration, namespace, POD, "redis", None, flavor=flavor)
+    cli("EVAL", WRITE_A, "0")
+    manifest = snapshot_module.Snapshot(configuration, cli, (namespace, POD, "redis"),
+                                        str(tmp_path_factory.mktemp("backups")), NAME, flavor=flavor,
+                                        skip_unchanged=False).run()
+    assert manifest["keys_total"] == 300
+    cli("EVAL", WRITE_B, "0")
+    instance = (configuration, namespace, manifest, flavor)
+    assert live_keys(instance) == SET_B
+    return instance
+
+
+@pytest.fixture(scope="module")
+def instance(core, apps, request, tmp_path_factory):
+    return backed_up_instance(core, apps, request, tmp_path_factory, "redis")
+
+
+@pytest.fixture(scope="module")
+def valkey_instance(core, apps, request, tmp_path_factory):
+    return backed_up_instance(core, apps, request, tmp_path_factory, "valkey")
+
+
+def live_keys(instance):
+    configuration, namespace, dummy, flavor = instance
+    return sorted(pod_cli(configuration, namespace, POD, "redis", None, flavor=flavor)("--scan").split())
+
+
+def volume_listing(instance):
+    return sorted(run_shell(instance[0], instance[1], POD, "redis", "ls -A /data").split())
+
+
+def restore(core, apps, instance, **manifest_changes):
+    configuration, namespace, manifest, flavor = instance
+    return restore_module.Restore(configuration, core, apps, namespace, NAME, dict(manifest, **manifest_changes),
+                                  None, flavor=flavor, timeout=120)
+
+
+def assert_rolled_back(core, instance, listing_before):
+    test_smoke.wait_ready_pod(core, instance[1])
+    assert live_keys(instance) == SET_B
+    assert volume_listing(instance) == listing_before
+    assert "-restore" not in " ".join(p.metadata.name for p in core.list_namespaced_pod(instance[1]).items)
+
+
+def test_a_failure_after_the_aof_was_seeded_rolls_back(core, apps, instance, monkeypatch):
+    listing = volume_listing(instance)
+    seed = restore_module.Restore.load_and_seed_aof
+
+    def seed_then_fail(self):
+        seed(self)
+        raise restore_module.RestoreError("injected failure after seeding the AOF")
+    monkeypatch.setattr(restore_module.Restore, "load_and_seed_aof", seed_then_fail)
+    with pytest.raises(restore_module.RestoreError, match="injected failure.*rolled back: the instance runs on its "
+                                                          "previous data"):
+        restore(core, apps, instance).run()
+    assert_rolled_back(core, instance, listing)
+
+
+def test_a_failure_after_the_restored_instance_started_rolls_back(core, apps, instance, monkeypatch):
+    """The restored data was live once (AOF incr file written): the rollback must still bring back set B."""
+    listing = volume_listing(instance)
+    verify = restore_module.Restore.verify_live
+    calls = []
+
+    def verify_once_then_fail(self, pod, loaded):
+        calls.append(verify(self, pod, loaded))
+        raise restore_module.RestoreError("injected failure after the first verification")
+    monkeypatch.setattr(restore_module.Restore, "verify_live", verify_once_then_fail)
+    with pytest.raises(restore_module.RestoreError, match="injected failure.*rolled back"):
+        restore(core, apps, instance).run()
+    assert calls and calls[0]["samples"] > 0, "the restored instance was never live"
+    assert_rolled_back(core, instance, listing)
+
+
+def test_a_volume_without_room_is_refused_before_anything_moves(core, apps, instance):
+    listing = volume_listing(instance)
+    with pytest.raises(restore_module.RestoreError, match=r"the volume has \d+ MB free; the restore needs \d+ MB"):
+        restore(core, apps, instance, bytes=50 * 1024 ** 4).run()
+    assert_rolled_back(core, instance, listing)
+
+
+def assert_restored_set_a(core, apps, instance):
+    result = restore(core, apps, instance).run()
+    assert result["keys_total"] == 300 and result["aof_enabled"]
+    assert live_keys(instance) == sorted("a%d" % i for i in range(1, 301))
+    cli = pod_cli(instance[0], instance[1], POD, "redis", None, flavor=instance[3])
+    assert cli("GET", "a1").strip() == "value-a1"
+    assert not [name for name in volume_listing(instance) if name.startswith(".pre-restore")]
+
+
+def test_the_same_backup_then_restores_set_a(core, apps, instance):
+    """After the failed attempts, the backup still restores (and is exactly set A)."""
+    assert_restored_set_a(core, apps, instance)
+
+
+def test_a_valkey_backup_restores_into_valkey(core, apps, valkey_instance):
+    assert_restored_set_a(core, apps, valkey_instance)
+
+
+def test_an_upload_into_a_full_device_fails_and_says_so(instance, tmp_path):
+    configuration, namespace = instance[:2]
+    source = tmp_path / "payload"
+    source.write_bytes(os.urandom(3 * 1024 * 1024))
+    with pytest.raises(pod_exec.PodExecError, match="No space left on device"):
+        pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/dev/full")
+
+
+def test_a_byte_changed_in_transit_is_caught(instance, tmp_path, monkeypatch):
+    configuration, namespace = instance[:2]
+    source = tmp_path / "payload"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    send = pod_exec.PodExec.send
+    flipped = []
+
+    def flip_one_byte(self, data):
+        if not flipped:
+            flipped.append(True)
+            data = bytes([data[0] ^ 0x01]) + bytes(data[1:])
+        send(self, data)
+    monkeypatch.setattr(pod_exec.PodExec, "send", flip_one_byte)
+    with pytest.raises(pod_exec.PodExecError, match="upload corrupted: sha256 of the ranges"):
+        pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test")
+
+
+@pytest.mark.parametrize("streams", [1, 4])
+def test_an_upload_is_byte_exact(instance, tmp_path, streams):
+    configuration, namespace = instance[:2]
+    source = tmp_path / "payload"
+    source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
+    result = pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test", streams=streams)
+    assert result["bytes"] == source.stat().st_size and result["streams"] == streams
+    remote = run_shell(configuration, namespace, POD, "redis", "sha256sum /tmp/upload-test; rm -f /tmp/upload-test")
+    assert remote.split()[0] == hashlib.sha256(source.read_bytes()).hexdigest()
