@@ -27,7 +27,7 @@ help: ## list targets
 
 venv: $(VENV)/.installed ## create the pinned Python environment in .venv
 
-host-deps: ## Debian packages the tests run on the host (redis-server, shellcheck)
+host-deps: ## Debian packages the tests run on the host (redis-server, shellcheck, prometheus)
 	tests/host-deps.sh
 
 $(VENV)/.installed: requirements.txt
