@@ -353,11 +353,16 @@ release_pod_networks() {
   done
 }
 
-unmount_kubelet_volumes() {
-  local mnt
-  for mnt in $(findmnt -rn -o TARGET 2>/dev/null | awk '/^\/var\/lib\/kubelet\/pods\//' | sort -r); do
+# Every mount below a directory, deepest first (pod volumes, sandbox shm).
+unmount_below() {
+  local prefix="$1" mnt
+  for mnt in $(findmnt -rn -o TARGET 2>/dev/null | awk -v p="${prefix}/" 'index($0, p) == 1' | sort -r); do
     umount "${mnt}" 2>/dev/null || umount -l "${mnt}" 2>/dev/null || true
   done
+}
+
+unmount_kubelet_volumes() {
+  unmount_below /var/lib/kubelet/pods
 }
 
 reset_runtime_state() {
@@ -369,5 +374,6 @@ reset_runtime_state() {
 
 wipe_state() {
   log "wiping ${AMP_STATE}, ${AMP_RUN} and host-path volumes"
+  unmount_below "${AMP_RUN}"
   rm -rf "${AMP_STATE}" "${AMP_RUN}" /tmp/hostpath_pv /var/lib/kubelet/pods "${AMP_KUBECONFIG}"
 }
