@@ -112,11 +112,15 @@ apply_test_patches() {
 }
 
 kubernetes_built() {
-  local c
+  local c stamp
   for c in ${K8S_COMPONENTS}; do
     [[ -x "${K8S_BIN}/${c}" ]] || return 1
   done
-  [[ ! "${K8S_TREE}/pkg/volume/hostpath/host_path.go" -nt "${K8S_BIN}/kube-controller-manager" ]]
+  # A patch applied after the last build (its stamp is newer) needs a rebuild.
+  for stamp in "${K8S_TREE}"/.applied-*; do
+    [[ -e "${stamp}" && "${stamp}" -nt "${K8S_BIN}/kube-apiserver" ]] && return 1
+  done
+  return 0
 }
 
 build_kubernetes() {
@@ -129,6 +133,8 @@ build_kubernetes() {
   # rsync must exist or the build fails with a misleading "Permission denied".
   (cd "${K8S_TREE}" && CGO_ENABLED=0 make WHAT="${what% }" >"${AMP_CACHE}/build.log" 2>&1) ||
     die "kubernetes build failed; see ${AMP_CACHE}/build.log"
+  # go leaves unchanged binaries untouched: mark all as newer than the patches.
+  for c in ${K8S_COMPONENTS}; do touch "${K8S_BIN}/${c}"; done
 }
 
 # -------------------------------------------------------------- processes --
