@@ -97,16 +97,15 @@ def read_server(cli):
     return server_facts(info, slowlog_length)
 
 
-def ratio_check(value, critical, warning, what):
-    """(problem, warning) text for a ratio against its two limits."""
+def judge_ratio(value, critical, warning, what, problems, warnings):
+    """Add a problem or a warning for a ratio above one of its two limits (None: nothing to judge)."""
     if value is None:
-        return None, None
+        return
     text = "%s at %.0f%%" % (what, value * 100)
     if value > critical:
-        return "%s (limit %.0f%%)" % (text, critical * 100), None
-    if value > warning:
-        return None, "%s (warning above %.0f%%)" % (text, warning * 100)
-    return None, None
+        problems.append("%s (limit %.0f%%)" % (text, critical * 100))
+    elif value > warning:
+        warnings.append("%s (warning above %.0f%%)" % (text, warning * 100))
 
 
 def assess(report, limits=None):
@@ -138,10 +137,8 @@ def assess_server(server, limits, problems, warnings):
         problems.append("role is %s; the standalone instance must be a primary" % server["role"])
     for value, prefix, what in ((server["memory"]["used_ratio"], "memory", "memory used of maxmemory"),
                                 (server["clients"]["used_ratio"], "clients", "clients of maxclients")):
-        problem, warning = ratio_check(value, limits[prefix + "_critical_ratio"], limits[prefix + "_warning_ratio"],
-                                       what)
-        problems.extend([problem] if problem else [])
-        warnings.extend([warning] if warning else [])
+        judge_ratio(value, limits[prefix + "_critical_ratio"], limits[prefix + "_warning_ratio"], what,
+                    problems, warnings)
     if server["clients"]["rejected_connections_total"]:
         warnings.append("%d connections rejected since start (maxclients reached)"
                         % server["clients"]["rejected_connections_total"])
@@ -164,10 +161,8 @@ def assess_disk(report, limits, problems, warnings):
     disk = report.get("disk")
     if disk is None:
         return
-    problem, warning = ratio_check(disk["used_ratio"], limits["disk_critical_ratio"], limits["disk_warning_ratio"],
-                                   "data volume used")
-    problems.extend([problem] if problem else [])
-    warnings.extend([warning] if warning else [])
+    judge_ratio(disk["used_ratio"], limits["disk_critical_ratio"], limits["disk_warning_ratio"],
+                "data volume used", problems, warnings)
 
 
 def assess_exporter(report, limits, problems, warnings):

@@ -13,13 +13,13 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health i
     pod_facts,
     read_server,
 )
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import read_password
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import pod_cli_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
     PodExecError,
     kube_configuration,
     run_shell,
 )
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import RedisAdminError, pod_cli
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import RedisAdminError
 
 try:
     from kubernetes.client import ApiClient, CoreV1Api
@@ -51,11 +51,7 @@ def gather(module):
 
 def add_server_and_disk(module, core, configuration, pod, report):
     params = module.params
-    password = read_password(core, params)
-    if password:
-        module.no_log_values.add(password)
-    cli = pod_cli(configuration, params["namespace"], pod, params["container"], password,
-                  flavor=params["flavor"], port=params["port"])
+    dummy, cli = pod_cli_for(module, configuration, core, pod)
     try:
         report["server"] = read_server(cli)
     except (RedisAdminError, PodExecError) as exc:

@@ -85,18 +85,24 @@ def read_password(core, params):
     return base64.b64decode(data[key]).decode("utf-8")
 
 
-def connect(module):
-    """(configuration, core API, pod, password, cli) for the instance a module's params name.
-
-    The pod is checked to be Ready; the password is registered with no_log.
-    """
+def pod_cli_for(module, configuration, core, pod):
+    """(password, cli) for a pod of the instance the module's params name; the password is registered with no_log."""
     params = module.params
-    configuration = kube_configuration(params)
-    core = CoreV1Api(ApiClient(configuration))
-    pod = resolve_pod(core, params)
     password = read_password(core, params)
     if password:
         module.no_log_values.add(password)
     cli = pod_cli(configuration, params["namespace"], pod, params["container"], password,
                   flavor=params["flavor"], port=params["port"])
+    return password, cli
+
+
+def connect(module):
+    """(configuration, core API, pod, password, cli) for the instance a module's params name.
+
+    The pod is checked to be Ready; the password is registered with no_log.
+    """
+    configuration = kube_configuration(module.params)
+    core = CoreV1Api(ApiClient(configuration))
+    pod = resolve_pod(core, module.params)
+    password, cli = pod_cli_for(module, configuration, core, pod)
     return configuration, core, pod, password, cli

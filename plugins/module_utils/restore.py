@@ -138,14 +138,17 @@ class Restore(object):
         for name, replicas in replicas_by_name.items():
             self.apps.patch_namespaced_deployment_scale(name, self.namespace, {"spec": {"replicas": replicas}})
 
-    def pod_gone(self, name):
+    def read_pod(self, name):
+        """The pod, or None when it does not exist."""
         try:
-            self.core.read_namespaced_pod(name, self.namespace)
+            return self.core.read_namespaced_pod(name, self.namespace)
         except ApiException as exc:
             if getattr(exc, "status", None) == 404:
-                return True
+                return None
             raise
-        return False
+
+    def pod_gone(self, name):
+        return self.read_pod(name) is None
 
     def pod_stopped(self, name):
         """The pod is gone, or it is being deleted and none of its containers runs.
@@ -153,12 +156,9 @@ class Restore(object):
         The volume may then be mounted by the helper: no server writes to it.
         Waiting for the pod object to disappear too cost 5 s more here.
         """
-        try:
-            pod = self.core.read_namespaced_pod(name, self.namespace)
-        except ApiException as exc:
-            if getattr(exc, "status", None) == 404:
-                return True
-            raise
+        pod = self.read_pod(name)
+        if pod is None:
+            return True
         statuses = pod.status.container_statuses or []
         return bool(pod.metadata.deletion_timestamp) and all(status.state.running is None for status in statuses)
 
@@ -178,8 +178,8 @@ class Restore(object):
         server = BINARIES[self.flavor]["cli"].replace("-cli", "-server")
         command = ("while [ ! -f %s/.restore-ready ]; do sleep 0.2; done; rm -f %s/.restore-ready; "
                    "exec %s --port %d --bind 127.0.0.1 --dir %s --dbfilename dump.rdb --appendonly no "
-                   "--appenddirname appendonlydir --save '' --protected-mode yes"
-                   % (DATA, DATA, server, HELPER_PORT, DATA))
+                   "--appenddirname %s --save '' --protected-mode yes"
+                   % (DATA, DATA, server, HELPER_PORT, DATA, AOF_DIR))
         return {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": self.helper, "labels": {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores",
@@ -275,10 +275,10 @@ class Restore(object):
             self.helper_sh("rm -f %s" % shlex.quote(target))
             raise RestoreError("this server cannot read the backup (%s): %s" % (check, output.strip()[-400:]))
         self.expected_keys = parsed
-        self.helper_sh("set -e; mkdir %(aside)s; for f in dump.rdb appendonlydir; do "
+        self.helper_sh("set -e; mkdir %(aside)s; for f in dump.rdb %(dir)s; do "
                        "if [ -e %(data)s/$f ]; then mv %(data)s/$f %(aside)s/; fi; done; "
                        "mv %(target)s %(data)s/dump.rdb"
-                       % {"aside": self.aside, "data": DATA, "target": shlex.quote(target)})
+                       % {"aside": self.aside, "data": DATA, "dir": AOF_DIR, "target": shlex.quote(target)})
         self.data_moved = True
         self.step("old data set aside in %s; backup in place as dump.rdb" % self.aside)
 
@@ -388,9 +388,9 @@ class Restore(object):
                 self.scale_statefulset(0)
                 self.wait("pod %s-0 to stop" % self.name, lambda: self.pod_stopped("%s-0" % self.name))
                 self.start_helper(image)
-                self.helper_sh("set -e; rm -rf %(data)s/dump.rdb %(data)s/appendonlydir; "
+                self.helper_sh("set -e; rm -rf %(data)s/dump.rdb %(data)s/%(dir)s; "
                                "for f in %(aside)s/* ; do [ -e \"$f\" ] && mv \"$f\" %(data)s/; done; rmdir %(aside)s"
-                               % {"data": DATA, "aside": self.aside})
+                               % {"data": DATA, "dir": AOF_DIR, "aside": self.aside})
             if not self.pod_gone(self.helper):
                 self.delete_helper()
             self.scale_statefulset(self.replicas)
