@@ -1,15 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Alertmanager++ data tier team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Exec in a pod with binary-safe streams in both directions, at websocket speed.
+"""Exec in a pod with binary-safe streams in both directions, at kubectl's speed.
 
-The Kubernetes Python client's exec stream decodes stdout as text by default
-and, read through its update()/read_stdout() loop, moved 1.6 MB/s here. This
-module reads the websocket frames of the channel protocol directly: each
-binary frame starts with one channel byte (0 stdin, 1 stdout, 2 stderr,
-3 status, 255 close in v5) followed by raw bytes. Output is handed to a sink
-frame by frame, so memory stays bounded whatever the size.
+Two transports, one interface (PodExec): SPDY/3.1, what kubectl speaks, and
+the websocket channel protocol as the fallback. The Kubernetes Python
+client's own exec stream decodes stdout as text by default and, read through
+its update()/read_stdout() loop, moved 1.6 MB/s here; both transports here
+read frames straight off the socket and hand output to a sink frame by
+frame, so memory stays bounded whatever the size. Measured on the local
+cluster (537 MB into a pod): SPDY 194-249 MB/s, websocket 110-133 MB/s,
+`kubectl exec -i` 183-221 MB/s; on the server side the websocket path costs
+about twice the CPU per byte.
 
+Websocket frames start with one channel byte (0 stdin, 1 stdout, 2 stderr,
+3 status, 255 close in v5); SPDY opens one stream per channel (spdy.py).
 Every pod conversation of the collection (snapshot, restore, health report)
 goes through this file.
 """
@@ -21,15 +26,17 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import socket
 import ssl
 import struct
 import threading
 import time
 
 try:
-    from urllib.parse import urlencode, quote
+    from urllib.parse import urlencode, urlsplit, quote
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     from urllib import urlencode, quote
+    from urlparse import urlsplit
 
 try:
     from kubernetes import config as kube_config
@@ -42,12 +49,17 @@ except ImportError as exc:  # pragma: no cover - reported by the modules
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import spdy
+
 STDIN, STDOUT, STDERR, STATUS, CLOSE = 0, 1, 2, 3, 255
 V4 = "v4.channel.k8s.io"
 V5 = "v5.channel.k8s.io"
 # Large enough to amortise per-frame cost, well under the API server's 32 MiB message limit.
 STDIN_FRAME_BYTES = 1024 * 1024
 STDERR_KEEP_BYTES = 64 * 1024
+TRANSPORTS = ("auto", "spdy", "websocket")
+# AMP_EXEC_TRANSPORT=websocket forces the websocket path (for comparison, or a server without SPDY).
+TRANSPORT = os.environ.get("AMP_EXEC_TRANSPORT", "auto")
 
 # Auth options as kubernetes.core's modules name them (with their env fallbacks).
 AUTH_ARG_SPEC = dict(
@@ -115,31 +127,45 @@ def exit_code(status):
     raise PodExecError("exec failed: %s" % (status.get("message") or status))
 
 
-class PodExec(object):
-    """One exec session. Use as a context manager.
-
-    with PodExec(configuration, "ns", "pod-0", "redis", ["cat", "/data/dump.rdb"]) as session:
-        rc = session.stream(sink.write)
-    """
+class ExecSession(object):
+    """What both transports share: the target, the command's stderr and its status document."""
 
     def __init__(self, configuration, namespace, pod, container, command, stdin=False, timeout=60):
         self.configuration = configuration
-        self.url = exec_url(configuration, namespace, pod, container, command, stdin)
+        self.namespace, self.pod, self.container = namespace, pod, container
+        self.command, self.stdin = command, stdin
         self.target = "%s/%s (container %s)" % (namespace, pod, container)
         self.timeout = timeout
         self.stderr = bytearray()
         self.status = None
-        self.ws = None
+
+    def keep_stderr(self, payload):
+        self.stderr += payload[:max(0, STDERR_KEEP_BYTES - len(self.stderr))]
+
+    def exit_code(self):
+        if self.status is None:
+            raise PodExecError("exec in %s ended without a status (connection cut?)" % self.target)
+        return exit_code(self.status)
+
+    def auth_header(self):
+        if self.configuration.refresh_api_key_hook:
+            self.configuration.refresh_api_key_hook(self.configuration)
+        return self.configuration.get_api_key_with_prefix("authorization")
+
+
+class WebsocketExec(ExecSession):
+    """An exec over the websocket channel protocol (v5, or v4 where stdin cannot be closed)."""
+
+    ws = None
 
     def __enter__(self):
         headers = {"sec-websocket-protocol": "%s,%s" % (V5, V4)}
-        if self.configuration.refresh_api_key_hook:
-            self.configuration.refresh_api_key_hook(self.configuration)
-        token = self.configuration.get_api_key_with_prefix("authorization")
+        token = self.auth_header()
         if token:
             headers["authorization"] = token
+        url = exec_url(self.configuration, self.namespace, self.pod, self.container, self.command, self.stdin)
         try:
-            self.ws = create_websocket(self.configuration, self.url, headers)
+            self.ws = create_websocket(self.configuration, url, headers)
         except WebSocketException as exc:
             raise PodExecError("cannot exec in %s: %s" % (self.target, describe_handshake_error(exc)))
         except OSError as exc:
@@ -190,12 +216,215 @@ class PodExec(object):
                 if payload:
                     on_stdout(payload)
             elif channel == STDERR:
-                self.stderr += payload[:max(0, STDERR_KEEP_BYTES - len(self.stderr))]
+                self.keep_stderr(payload)
             elif channel == STATUS:
                 self.status = json.loads(bytes(payload).decode("utf-8"))
-        if self.status is None:
-            raise PodExecError("exec in %s ended without a status (connection cut?)" % self.target)
-        return exit_code(self.status)
+        return self.exit_code()
+
+
+class UpgradeRefused(PodExecError):
+    """The API server answered the SPDY upgrade with an HTTP status instead of 101."""
+
+    def __init__(self, status, message):
+        super(UpgradeRefused, self).__init__("HTTP %d: %s" % (status, message))
+        self.status = status
+
+
+class SpdyExec(ExecSession):
+    """An exec over SPDY/3.1 (what kubectl speaks), stream ids as kubectl opens them."""
+
+    sock = None
+
+    def __enter__(self):
+        types = ["error"] + (["stdin"] if self.stdin else []) + ["stdout", "stderr"]
+        self.ids = dict((kind, 2 * index + 1) for index, kind in enumerate(types))
+        self.sock, leftover = spdy_upgrade(self.configuration, self.path(), self.auth_header(), self.timeout,
+                                           self.target)
+        self.reader = spdy.FrameReader(self.sock, leftover)
+        compressor = spdy.HeaderCompressor()
+        # All streams are opened before any data: the server reads stdin only once every stream is there.
+        frames = [spdy.syn_stream(compressor, self.ids[kind], [("streamtype", kind)]) for kind in types]
+        frames.append(spdy.data_header(self.ids["error"], 0, fin=True))  # we never write to the error stream
+        self.sock.sendall(b"".join(frames))
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.sock is not None:
+            self.sock.close()
+
+    def path(self):
+        query = [("command", part) for part in self.command]
+        query += [("container", self.container), ("stdin", "true" if self.stdin else "false"),
+                  ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
+        return "%s/api/v1/namespaces/%s/pods/%s/exec?%s" % (
+            urlsplit(self.configuration.host).path.rstrip("/"), quote(self.namespace), quote(self.pod),
+            urlencode(query))
+
+    can_close_stdin = True
+
+    def send(self, data):
+        """Write bytes to the command's stdin, one DATA frame per STDIN_FRAME_BYTES."""
+        view = memoryview(data)
+        for start in range(0, len(view), STDIN_FRAME_BYTES):
+            part = view[start:start + STDIN_FRAME_BYTES]
+            self.sock.sendall(spdy.data_header(self.ids["stdin"], len(part)))
+            self.sock.sendall(part)
+
+    def close_stdin(self):
+        self.sock.sendall(spdy.data_header(self.ids["stdin"], 0, fin=True))
+
+    def stream(self, on_stdout):
+        """Feed stdout to on_stdout(memoryview) until the command ends; return its exit code."""
+        document = bytearray()
+        open_streams = set((self.ids["error"], self.ids["stdout"], self.ids["stderr"]))
+        while open_streams:
+            try:
+                frame = self.reader.next_frame()
+            except EOFError:
+                break
+            except (OSError, spdy.SpdyError) as exc:
+                raise PodExecError("exec in %s broke off: %s" % (self.target, exc))
+            if frame.kind is None:
+                if frame.stream_id == self.ids["stdout"] and frame.payload:
+                    on_stdout(memoryview(frame.payload))
+                elif frame.stream_id == self.ids["stderr"]:
+                    self.keep_stderr(frame.payload)
+                elif frame.stream_id == self.ids["error"]:
+                    document += frame.payload
+                if frame.fin:
+                    open_streams.discard(frame.stream_id)
+            elif frame.kind == spdy.PING:
+                self.sock.sendall(spdy.control_frame(spdy.PING, 0, frame.payload))
+            elif frame.kind == spdy.GOAWAY:
+                break
+            elif frame.kind == spdy.RST_STREAM and not document:
+                raise PodExecError("exec in %s: the server reset stream %d" % (self.target, frame.stream_id))
+        if document:
+            self.status = json.loads(bytes(document).decode("utf-8"))
+        return self.exit_code()
+
+
+def open_socket(configuration, timeout):
+    """A socket to the API server, TLS set up as the kubernetes library sets it up for websockets."""
+    url = urlsplit(configuration.host)
+    secure = url.scheme == "https"
+    sock = socket.create_connection((url.hostname, url.port or (443 if secure else 80)), timeout=timeout)
+    if not secure:
+        return sock
+    if configuration.verify_ssl:
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+        if configuration.assert_hostname is not None:
+            context.check_hostname = bool(configuration.assert_hostname)
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    server_name = getattr(configuration, "tls_server_name", None) or url.hostname
+    try:
+        return context.wrap_socket(sock, server_hostname=server_name)
+    except Exception:
+        sock.close()
+        raise
+
+
+def spdy_upgrade(configuration, path, token, timeout, target):
+    """(socket, bytes already read past the response) once the server agreed to SPDY/3.1 with v4."""
+    try:
+        sock = open_socket(configuration, timeout)
+    except (OSError, ssl.SSLError) as exc:
+        raise PodExecError("cannot reach the API server for %s: %s" % (target, exc))
+    url = urlsplit(configuration.host)
+    lines = ["POST %s HTTP/1.1" % path, "Host: %s" % url.netloc, "Connection: Upgrade", "Upgrade: SPDY/3.1",
+             "X-Stream-Protocol-Version: %s" % V4, "Content-Length: 0"]
+    if token:
+        lines.append("Authorization: %s" % token)
+    try:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        status, headers, rest = read_response_head(sock)
+        if status != 101:
+            body = read_body(sock, headers, rest)
+            raise UpgradeRefused(status, status_message(body))
+        if headers.get("x-stream-protocol-version") != V4:
+            raise UpgradeRefused(status, "the server chose protocol %r" % headers.get("x-stream-protocol-version"))
+    except (OSError, ValueError) as exc:
+        sock.close()
+        raise PodExecError("cannot exec in %s: %s" % (target, exc))
+    except PodExecError:
+        sock.close()
+        raise
+    return sock, rest
+
+
+def read_response_head(sock):
+    """(status, {lower-case name: value}, bytes after the head) of an HTTP/1.1 response."""
+    data = bytearray()
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk or len(data) > 1024 * 1024:
+            raise ValueError("no HTTP response head from the API server")
+        data += chunk
+    head, rest = bytes(data).split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict((name.strip().lower(), value.strip())
+                   for name, sep, value in (line.partition(":") for line in lines[1:]) if sep)
+    return int(lines[0].split()[1]), headers, rest
+
+
+def read_body(sock, headers, rest, limit=65536):
+    length = min(int(headers.get("content-length", 0) or 0), limit)
+    body = bytearray(rest)
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body[:length])
+
+
+def status_message(body):
+    try:
+        return json.loads(body.decode("utf-8")).get("message") or body.decode("utf-8", "replace")
+    except ValueError:
+        return body.decode("utf-8", "replace")[:300]
+
+
+class PodExec(object):
+    """One exec session, over SPDY or websocket. Use as a context manager.
+
+    with PodExec(configuration, "ns", "pod-0", "redis", ["cat", "/data/dump.rdb"]) as session:
+        rc = session.stream(sink.write)
+
+    transport "auto" speaks SPDY (kubectl's protocol, the fastest path through
+    the API server and the CRI streaming server) and falls back to websocket
+    when a proxy is configured or the server refuses the upgrade for any reason
+    but the pod's (401, 403, 404); "spdy" and "websocket" force one.
+    """
+
+    def __init__(self, configuration, namespace, pod, container, command, stdin=False, timeout=60,
+                 transport=None):
+        self.args = (configuration, namespace, pod, container, command, stdin, timeout)
+        self.transport = transport or TRANSPORT
+        if self.transport not in TRANSPORTS:
+            raise PodExecError("unknown exec transport %r (one of %s)" % (self.transport, ", ".join(TRANSPORTS)))
+        self.session = None
+
+    def __enter__(self):
+        configuration = self.args[0]
+        if self.transport == "spdy" or (self.transport == "auto" and not configuration.proxy):
+            try:
+                self.session = SpdyExec(*self.args).__enter__()
+                return self.session
+            except UpgradeRefused as exc:
+                if self.transport == "spdy" or exc.status in (401, 403, 404):
+                    raise PodExecError("cannot exec in %s: %s" % (SpdyExec(*self.args).target, exc))
+        self.session = WebsocketExec(*self.args).__enter__()
+        return self.session
+
+    def __exit__(self, *exc_info):
+        if self.session is not None:
+            self.session.__exit__(*exc_info)
 
 
 def send_unmasked_frame(sock, prefix, payload):
@@ -336,10 +565,10 @@ def split_ranges(size, streams):
     return [(offset, min(piece, size - offset)) for offset in range(0, size, piece)]
 
 
-def send_range(configuration, namespace, pod, container, source, dest, byte_range, script, timeout):
-    """Stream one (offset, length) range of source into dest at the same offset; return its sha256."""
+def send_range(configuration, namespace, pod, container, source, dest, byte_range, script, timeout, hashed=True):
+    """Stream one (offset, length) range of source into dest at the same offset; return its sha256 (if hashed)."""
     offset, length = byte_range
-    digest = hashlib.sha256()
+    digest = hashlib.sha256() if hashed else None
     with PodExec(configuration, namespace, pod, container, ["sh", "-c", script, "sh", dest, str(offset), str(length)],
                  stdin=True, timeout=timeout) as session:
         with open(source, "rb") as handle:
@@ -350,14 +579,15 @@ def send_range(configuration, namespace, pod, container, source, dest, byte_rang
                 if not chunk:
                     raise PodExecError("%s ended early (changed while it was sent?)" % source)
                 left -= len(chunk)
-                digest.update(chunk)
+                if digest:
+                    digest.update(chunk)
                 session.send(chunk)
         session.close_stdin()
         rc = session.stream(lambda chunk: None)
         if rc != 0:
             detail = bytes(session.stderr).decode("utf-8", "replace")[:500]
             raise PodExecError("writing %s in %s/%s failed (%d): %s" % (dest, namespace, pod, rc, detail))
-    return digest.hexdigest()
+    return digest.hexdigest() if digest else None
 
 
 def in_threads(calls):
@@ -379,16 +609,19 @@ def in_threads(calls):
         raise failures[0]
 
 
-def upload(configuration, namespace, pod, container, source, dest, timeout=60, streams=UPLOAD_STREAMS):
-    """Copy a local file into the pod byte-exact; return dict(bytes, seconds, transfer_seconds, streams).
+def upload(configuration, namespace, pod, container, source, dest, timeout=60, streams=UPLOAD_STREAMS,
+           verify=True):
+    """Copy a local file into the pod; return dict(bytes, seconds, transfer_seconds, streams).
 
-    One websocket exec stream tops out well below what the API server can
-    carry (measured: 110 MB/s for one, 160 for two, 170 for four, kubectl's
-    SPDY 190), so the file goes as several byte ranges written in place by GNU
-    dd, one exec each; images without GNU dd get one stream (head -c). The v4
-    channel protocol cannot close stdin, so each writer reads exactly its
-    length. Each sender hashes what it sends; the pod then checks the size and
-    hashes the same ranges side by side, and every hash must match.
+    The file goes as several byte ranges written in place by GNU dd, one exec
+    each (over SPDY one stream already matches kubectl; over websocket one
+    stream moved half of that); images without GNU dd get one stream
+    (head -c). Websocket v4 cannot close stdin, so each writer reads exactly
+    its length. The pod then checks the size. With verify, each sender also
+    hashes what it sends, the pod hashes the same ranges side by side and
+    every hash must match; callers that check the content themselves (an RDB
+    carries a CRC64 of every byte, which the server's check tool verifies)
+    pass verify=False and save that second pass over the file.
     """
     size = os.path.getsize(source)
     start = time.monotonic()
@@ -398,10 +631,12 @@ def upload(configuration, namespace, pod, container, source, dest, timeout=60, s
 
     def sender(index):
         sent[index] = send_range(configuration, namespace, pod, container, source, dest, ranges[index],
-                                 PART_SCRIPT if parallel else WHOLE_SCRIPT, timeout)
+                                 PART_SCRIPT if parallel else WHOLE_SCRIPT, timeout, hashed=verify)
     in_threads([lambda i=index: sender(i) for index in range(len(ranges))])
     transfer_seconds = time.monotonic() - start
-    flat = [str(number) for byte_range in ranges for number in byte_range]
+    if not verify:
+        sent = []
+    flat = [str(number) for byte_range in ranges for number in byte_range] if verify else []
     received = run_shell(configuration, namespace, pod, container, VERIFY_SCRIPT, timeout,
                          args=[dest, size] + flat).split()
     if received != sent:

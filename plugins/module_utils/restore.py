@@ -6,18 +6,21 @@
 With `appendonly yes` Redis loads only the AOF at start; a restored dump.rdb
 beside a missing or empty AOF is ignored and then overwritten. So:
 
-1. stop the instance (StatefulSet to 0, named client Deployments to 0);
-2. in a helper pod on the same volume: upload the RDB byte-exact, check it
-   with the server's own check tool, set the old data aside on the volume;
-3. start the server in the helper with AOF **off** so it loads the RDB, count
-   the keys and take sample digests; make the RDB the base of a new AOF (a
-   hard link plus a one-line manifest: the AOF now holds exactly the backup's
-   bytes, no rewrite needed), then shut the helper's server down unsaved;
-4. start the instance with AOF on, check keys and sample values, restart it
-   once more and check again (this catches the trap), drop the old data.
+1. in a helper pod on the instance's node, mounting the same volume while the
+   instance still serves: upload the RDB beside the live data and check it
+   with the server's own check tool (its CRC64 covers every byte);
+2. stop the instance (StatefulSet to 0, named client Deployments to 0);
+3. set the old data aside on the volume and make the RDB both dump.rdb and the
+   base of a new AOF (a hard link plus a one-line manifest: the AOF holds
+   exactly the backup's bytes, no rewrite, no load with AOF off needed);
+4. start the instance with AOF on, check the key counts against the RDB's and
+   take sample values, restart it once more and check again (this catches
+   the trap), drop the old data.
 
-Any failure after step 2 rolls back: the old files go back in place and the
-instance and clients are started as they were.
+A failure in step 1 leaves the instance untouched (the upload is removed);
+any later failure rolls back: the old files go back in place and the
+instance and clients are started as they were. On a ReadWriteOncePod volume
+the helper cannot share the volume, so steps 1 and 2 swap.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +28,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import shlex
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
@@ -51,10 +53,26 @@ DATA = "/data"
 AOF_DIR = "appendonlydir"
 AOF_BASE = "appendonly.aof.1.base.rdb"
 AOF_MANIFEST = "appendonly.aof.manifest"
-SEED_AOF_SCRIPT = ('set -e; mkdir %(data)s/%(dir)s; ln %(data)s/dump.rdb %(data)s/%(dir)s/%(base)s; '
-                   'printf "file %(base)s seq 1 type b\\n" > %(data)s/%(dir)s/%(manifest)s; '
-                   'sync %(data)s/%(dir)s/%(manifest)s %(data)s/%(dir)s')
-HELPER_PORT = 6399
+# Arguments: the aside directory, the uploaded RDB. `.complete` marks that
+# every old file is aside, so a rollback may clear what the restore placed.
+SWAP_SCRIPT = ('set -e; cd %(data)s; mkdir "$1"; for f in dump.rdb %(dir)s; do '
+               'if [ -e "$f" ]; then mv "$f" "$1/"; fi; done; : > "$1/.complete"; '
+               'mv "$2" dump.rdb; mkdir %(dir)s; ln dump.rdb %(dir)s/%(base)s; '
+               'printf "file %(base)s seq 1 type b\\n" > %(dir)s/%(manifest)s; '
+               'sync %(dir)s/%(manifest)s %(dir)s .' % {"data": DATA, "dir": AOF_DIR, "base": AOF_BASE,
+                                                        "manifest": AOF_MANIFEST})
+ROLLBACK_SCRIPT = ('cd %(data)s || exit 1; rm -f "$2"; [ -d "$1" ] || exit 0; set -e; '
+                   'if [ -e "$1/.complete" ]; then rm -rf dump.rdb %(dir)s; fi; '
+                   'for f in dump.rdb %(dir)s; do if [ -e "$1/$f" ]; then mv "$1/$f" .; fi; done; '
+                   'rm -f "$1/.complete"; rmdir "$1"' % {"data": DATA, "dir": AOF_DIR})
+# Arguments: database, then keys. One line per key: key, sha256 of DUMP, PTTL.
+# Arguments: the CLI with its port, the database, how many random keys (0: the keys that follow).
+# One line per key: key, sha256 of its DUMP, its PTTL (-1 none, -2 gone).
+SAMPLE_SCRIPT = ('c=$1; db=$2; n=$3; shift 3; '
+                 'one() { printf "%s\\t%s\\t%s\\n" "$1" "$($c -n "$db" --raw DUMP "$1" | sha256sum | cut -c1-64)" '
+                 '"$($c -n "$db" PTTL "$1")"; }; '
+                 'if [ "$n" -gt 0 ]; then for i in $(seq "$n"); do k=$($c -n "$db" RANDOMKEY); '
+                 '[ -z "$k" ] || one "$k"; done; else for k in "$@"; do one "$k"; done; fi')
 MB = 1024 * 1024
 HEADROOM_BYTES = 64 * MB
 SAMPLE_KEYS = 20
@@ -85,9 +103,17 @@ def load_backup(manifest_path):
     return manifest
 
 
-def key_counts(keys):
-    """{'db0': 12, ...}: the comparison ignores expires, which change as TTLs run out."""
-    return dict((db, counts["keys"]) for db, counts in keys.items())
+def sample_mismatches(samples, now_samples, elapsed_ms):
+    """Keys whose value changed, or that vanished without a TTL that could have run out meanwhile."""
+    bad = []
+    for (db, key), (digest, pttl) in sorted(samples.items()):
+        now_digest, now_pttl = now_samples.get((db, key), (None, -2))
+        if now_digest == digest:
+            continue
+        if now_pttl == -2 and 0 <= pttl <= elapsed_ms:
+            continue  # it had less time to live than has passed
+        bad.append("db%s:%s" % (db, key))
+    return bad
 
 
 class Restore(object):
@@ -105,13 +131,19 @@ class Restore(object):
         self.started = time.monotonic()
         self.stamp = index.utc_now().strftime(index.STAMP_FORMAT)
         self.aside = "%s/.pre-restore-%s" % (DATA, self.stamp)
-        self.helper = "%s-restore" % statefulset
+        self.upload_path = "%s/.restore-%s.rdb" % (DATA, self.stamp)
+        # A new name each time: a pod of a reused name can reach the kubelet before the old one is torn down.
+        self.helper = "%s-restore-%s" % (statefulset, self.stamp.lower())
+        self.pod = "%s-0" % statefulset
         self.replicas = None
         self.client_replicas = {}
+        self.stopped = False
         self.data_moved = False
-        self.expected_keys = None
+        self.rdb_keys = None
         self.samples = {}
+        self.sampled_at = None
         self.upload_mb_per_s = None
+        self.down_since = None
 
     # -- bookkeeping ------------------------------------------------------
     def step(self, text):
@@ -122,7 +154,7 @@ class Restore(object):
         while not condition():
             if time.monotonic() > deadline:
                 raise RestoreError("timed out after %ds waiting for %s" % (timeout or self.timeout, what))
-            time.sleep(0.5)
+            time.sleep(0.25)
 
     # -- Kubernetes -------------------------------------------------------
     def statefulset(self):
@@ -153,8 +185,8 @@ class Restore(object):
     def pod_stopped(self, name):
         """The pod is gone, or it is being deleted and none of its containers runs.
 
-        The volume may then be mounted by the helper: no server writes to it.
-        Waiting for the pod object to disappear too cost 5 s more here.
+        No server writes to the volume then. Waiting for the pod object to
+        disappear too cost 5 s more here.
         """
         pod = self.read_pod(name)
         if pod is None:
@@ -162,64 +194,94 @@ class Restore(object):
         statuses = pod.status.container_statuses or []
         return bool(pod.metadata.deletion_timestamp) and all(status.state.running is None for status in statuses)
 
+    def pod_state(self, name, uid_not=None):
+        """(started, ready) of the pod's redis container; a pod with uid `uid_not` counts as not started.
+
+        Started means the startup probe saw PONG: the data is loaded and the
+        server answers, which is all a check needs. Ready waits for the next
+        readiness probe, up to its period later.
+        """
+        pod = self.read_pod(name)
+        if pod is None or pod.metadata.uid == uid_not or pod.metadata.deletion_timestamp:
+            return False, False
+        redis = [c for c in (pod.status.container_statuses or []) if c.name == "redis"]
+        started = bool(redis and redis[0].started and redis[0].state.running)
+        ready = [c.status for c in (pod.status.conditions or []) if c.type == "Ready"] == ["True"]
+        return started, started and ready
+
     def pod_ready(self, name, uid_not=None):
-        try:
-            pod = self.core.read_namespaced_pod(name, self.namespace)
-        except ApiException:
-            return False
-        ready = [c.status for c in (pod.status.conditions or []) if c.type == "Ready"]
-        return ready == ["True"] and pod.metadata.uid != uid_not
+        return self.pod_state(name, uid_not)[1]
 
     def pod_uid(self, name):
         return self.core.read_namespaced_pod(name, self.namespace).metadata.uid
 
-    def helper_manifest(self, image):
-        # The server starts only once the RDB is in place (.restore-ready), with AOF off.
-        server = BINARIES[self.flavor]["cli"].replace("-cli", "-server")
-        command = ("while [ ! -f %s/.restore-ready ]; do sleep 0.2; done; rm -f %s/.restore-ready; "
-                   "exec %s --port %d --bind 127.0.0.1 --dir %s --dbfilename dump.rdb --appendonly no "
-                   "--appenddirname %s --save '' --protected-mode yes"
-                   % (DATA, DATA, server, HELPER_PORT, DATA, AOF_DIR))
+    def shares_volume(self):
+        """Whether a second pod may mount the data volume beside the instance (not on ReadWriteOncePod)."""
+        claim = self.core.read_namespaced_persistent_volume_claim("data-%s" % self.pod, self.namespace)
+        return "ReadWriteOncePod" not in (claim.spec.access_modes or [])
+
+    def helper_manifest(self, image, node):
+        spec = {
+            "restartPolicy": "Never",
+            "securityContext": {"runAsUser": 999, "runAsGroup": 999, "fsGroup": 999, "runAsNonRoot": True},
+            "containers": [{
+                "name": "restore", "image": image["image"], "imagePullPolicy": image["pull_policy"],
+                "command": ["sleep", "86400"],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                "volumeMounts": [{"name": "data", "mountPath": DATA}],
+            }],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-%s" % self.pod}}],
+        }
+        if node:
+            # Beside the instance: a ReadWriteOnce volume is already attached there.
+            spec["nodeName"] = node
         return {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": self.helper, "labels": {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores",
-                                                         "app.kubernetes.io/component": "restore"}},
-            "spec": {
-                "restartPolicy": "Never",
-                "securityContext": {"runAsUser": 999, "runAsGroup": 999, "fsGroup": 999, "runAsNonRoot": True},
-                "containers": [{
-                    "name": "restore", "image": image["image"], "imagePullPolicy": image["pull_policy"],
-                    "command": ["sh", "-c", command],
-                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                    "volumeMounts": [{"name": "data", "mountPath": DATA}],
-                }],
-                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-%s-0" % self.name}}],
-            },
+            "metadata": {"name": self.helper, "labels": self.helper_labels()},
+            "spec": spec,
         }
 
-    def helper_sh(self, script):
-        return run_shell(self.configuration, self.namespace, self.helper, "restore", script)
+    def helper_labels(self):
+        return {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores",
+                "app.kubernetes.io/component": "restore", "app.kubernetes.io/instance": self.name}
 
-    def start_helper(self, image):
+    def delete_stale_helpers(self):
+        """Helpers a restore interrupted earlier left behind (they hold the volume)."""
+        selector = ",".join("%s=%s" % item for item in sorted(self.helper_labels().items()))
+        for pod in self.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
+            if pod.metadata.name != self.helper and not pod.metadata.deletion_timestamp:
+                self.core.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
+
+    def helper_sh(self, script, args=()):
+        return run_shell(self.configuration, self.namespace, self.helper, "restore", script, args=args)
+
+    def start_helper(self, image, node=None):
+        self.delete_stale_helpers()
         if not self.pod_gone(self.helper):
-            self.delete_helper()
-        self.core.create_namespaced_pod(self.namespace, self.helper_manifest(image))
-        self.wait("the restore helper pod to run", self.helper_running)
+            self.delete_helper(until_gone=True)
+        self.core.create_namespaced_pod(self.namespace, self.helper_manifest(image, node))
+        self.wait("the restore helper pod to run", self.helper_started)
+        self.step("helper pod %s running%s" % (self.helper, " beside the instance on %s" % node if node else ""))
 
-    def helper_running(self):
-        try:
-            pod = self.core.read_namespaced_pod(self.helper, self.namespace)
-        except ApiException:
-            return False
-        return pod.status.phase == "Running"
+    def helper_started(self):
+        pod = self.read_pod(self.helper)
+        if pod is not None and pod.status.phase in ("Failed", "Succeeded"):
+            raise RestoreError("the restore helper pod ended (%s) before it was used" % pod.status.phase)
+        return self.helper_usable()
 
-    def delete_helper(self):
+    def helper_usable(self):
+        pod = self.read_pod(self.helper)
+        return pod is not None and pod.status.phase == "Running" and not pod.metadata.deletion_timestamp
+
+    def delete_helper(self, until_gone=False):
+        """Delete the helper; wait until it no longer runs (or, to reuse its name, until it is gone)."""
         try:
             self.core.delete_namespaced_pod(self.helper, self.namespace, grace_period_seconds=0)
         except ApiException as exc:
             if getattr(exc, "status", None) != 404:
                 raise
-        self.wait("the restore helper pod to go", lambda: self.pod_gone(self.helper))
+        self.wait("the restore helper pod to stop",
+                  lambda: self.pod_gone(self.helper) if until_gone else self.pod_stopped(self.helper))
 
     # -- the procedure ----------------------------------------------------
     def run(self):
@@ -232,29 +294,40 @@ class Restore(object):
         self.replicas = sts.spec.replicas or 1
         self.client_replicas = dict((n, self.apps.read_namespaced_deployment_scale(n, self.namespace).spec.replicas)
                                     for n in self.clients)
+        live = self.read_pod(self.pod)
+        beside = live is not None and live.spec.node_name and self.shares_volume()
         try:
-            self.stop()
-            self.start_helper(image)
-            self.place_backup()
-            loaded = self.load_and_seed_aof()
+            if beside:
+                self.start_helper(image, live.spec.node_name)
+                self.place_backup()
+                self.stop()
+            else:
+                self.stop()
+                self.start_helper(image)
+                self.place_backup()
+            self.swap_in_backup()
             self.delete_helper()
-            verified = self.start_and_verify(loaded)
+            verified = self.start_and_verify()
         except Exception as exc:
             self.step("FAILED: %s" % exc)
-            rollback = self.rollback(image)
+            rollback = self.rollback(image, live.spec.node_name if beside else None)
             raise RestoreError("%s; %s" % (exc, rollback))
         self.drop_old_data()
         self.scale_clients(self.client_replicas)
         self.step("clients scaled back")
-        return dict(verified, rto_seconds=round(time.monotonic() - self.started, 1), steps=self.steps)
+        return dict(verified, rto_seconds=round(time.monotonic() - self.started, 1), steps=self.steps,
+                    downtime_seconds=round(time.monotonic() - self.down_since, 1))
 
     def stop(self):
+        self.down_since = time.monotonic()
+        self.stopped = True
         self.scale_clients(dict((n, 0) for n in self.client_replicas))
         self.scale_statefulset(0)
-        self.wait("pod %s-0 to stop" % self.name, lambda: self.pod_stopped("%s-0" % self.name))
+        self.wait("pod %s to stop" % self.pod, lambda: self.pod_stopped(self.pod))
         self.step("instance stopped (StatefulSet 0, clients %s 0)" % (", ".join(self.clients) or "none"))
 
     def place_backup(self):
+        """Upload the RDB beside the live data; the server's check tool must read all of it, CRC64 included."""
         size = self.manifest["bytes"]
         free_kb = int(self.helper_sh("df -Pk %s | awk 'NR==2 {print $4}'" % DATA).strip() or 0)
         needed = size + HEADROOM_BYTES
@@ -262,92 +335,49 @@ class Restore(object):
             raise RestoreError("the volume has %d MB free; the restore needs %d MB (the RDB, which also becomes the "
                                "AOF base, and %d MB for the first writes)"
                                % (free_kb // 1024, needed // MB, HEADROOM_BYTES // MB))
-        target = "%s/.restore-%s.rdb" % (DATA, self.stamp)
-        sent = upload(self.configuration, self.namespace, self.helper, "restore", self.manifest["rdb_path"], target,
-                      timeout=self.timeout)
+        # With a checksum in the RDB, the check tool below verifies every byte; without one, sha256 per range.
+        by_checksum = int(self.manifest.get("rdb_checks", {}).get("checksum") or "0", 16) != 0
+        sent = upload(self.configuration, self.namespace, self.helper, "restore", self.manifest["rdb_path"],
+                      self.upload_path, timeout=self.timeout, verify=not by_checksum)
         self.upload_mb_per_s = round(sent["bytes"] / 1e6 / sent["seconds"], 1) if sent["seconds"] else None
-        self.step("RDB uploaded (%d bytes, %s MB/s over %d streams, sha256 verified in the pod)"
-                  % (sent["bytes"], self.upload_mb_per_s, sent["streams"]))
+        self.step("RDB uploaded (%d bytes, %s MB/s over %d streams, %s)"
+                  % (sent["bytes"], self.upload_mb_per_s, sent["streams"],
+                     "size checked" if by_checksum else "sha256 verified in the pod"))
         check = BINARIES[self.flavor]["check_rdb"]
-        output = self.helper_sh("%s %s 2>&1; echo check-rc $?" % (check, shlex.quote(target)))
+        output = self.helper_sh('%s "$1" 2>&1; echo check-rc $?' % check, args=[self.upload_path])
         parsed = parse_check_rdb(output)
-        if not parsed["ok"] or not output.rstrip().endswith("check-rc 0"):
-            self.helper_sh("rm -f %s" % shlex.quote(target))
-            raise RestoreError("this server cannot read the backup (%s): %s" % (check, output.strip()[-400:]))
-        self.expected_keys = parsed
-        self.helper_sh("set -e; mkdir %(aside)s; for f in dump.rdb %(dir)s; do "
-                       "if [ -e %(data)s/$f ]; then mv %(data)s/$f %(aside)s/; fi; done; "
-                       "mv %(target)s %(data)s/dump.rdb"
-                       % {"aside": self.aside, "data": DATA, "dir": AOF_DIR, "target": shlex.quote(target)})
-        self.data_moved = True
-        self.step("old data set aside in %s; backup in place as dump.rdb" % self.aside)
+        if not parsed["ok"] or not output.rstrip().endswith("check-rc 0") or parsed["keys"] is None:
+            raise RestoreError("this server cannot read the backup as uploaded (%s): %s"
+                               % (check, " | ".join(output.strip().splitlines()[-7:])))
+        self.rdb_keys = parsed["keys"]
+        self.step("%s read all %d keys%s" % (check, self.rdb_keys, ", CRC64 matches" if by_checksum else ""))
 
-    def helper_cli(self):
-        return pod_cli(self.configuration, self.namespace, self.helper, "restore", None, flavor=self.flavor,
-                       port=HELPER_PORT, timeout=self.timeout)
+    def swap_in_backup(self):
+        self.data_moved = True  # from here a failure must put the old files back
+        self.helper_sh(SWAP_SCRIPT, args=[self.aside, self.upload_path])
+        self.step("old data set aside in %s; the backup is dump.rdb and the AOF base (%s/%s)"
+                  % (self.aside, AOF_DIR, AOF_BASE))
 
-    def load_and_seed_aof(self):
-        self.helper_sh("touch %s/.restore-ready" % DATA)
-        cli = self.helper_cli()
-        self.wait("the backup to load", lambda: self.answers(cli))
-        loaded = keyspace(parse_info(check_reply(cli("INFO", "keyspace"), "INFO")))
-        expected = (self.expected_keys["keys"] or 0) - (self.expected_keys.get("already_expired") or 0)
-        total = sum(db["keys"] for db in loaded.values())
-        if total != expected:
-            raise RestoreError("loaded %d keys, the RDB holds %d live keys" % (total, expected))
-        self.samples = self.sample_digests(cli)
-        self.step("RDB loaded with AOF off: %d keys" % total)
-        self.helper_sh(SEED_AOF_SCRIPT % {"data": DATA, "dir": AOF_DIR, "base": AOF_BASE, "manifest": AOF_MANIFEST})
-        self.step("AOF seeded: the backup is its base (%s/%s)" % (AOF_DIR, AOF_BASE))
-        try:
-            cli("SHUTDOWN", "NOSAVE")
-        except Exception:  # the server closes the connection as it exits
-            pass
-        self.wait("the helper's server to shut down", lambda: not self.helper_running())
-        return loaded
-
-    @staticmethod
-    def answers(cli):
-        try:
-            return cli("PING").strip() == "PONG"
-        except Exception:  # not up yet, or LOADING
-            return False
-
-    def sample_digests(self, cli):
-        """sha256 of DUMP for up to SAMPLE_KEYS random keys per database (same server: same bytes)."""
-        digests = {}
-        for db in sorted(keyspace(parse_info(cli("INFO", "keyspace")))):
-            number = db[2:]
-            script = ("for i in $(seq %d); do k=$(%s -n %s RANDOMKEY); [ -n \"$k\" ] || continue; "
-                      "printf '%%s\\t%%s\\n' \"$k\" \"$(%s -n %s --raw DUMP \"$k\" | sha256sum | cut -c1-64)\"; done"
-                      % (SAMPLE_KEYS, self.cli_command(HELPER_PORT), number, self.cli_command(HELPER_PORT), number))
-            for line in self.helper_sh(script).splitlines():
-                key, digest = line.rsplit("\t", 1)
-                digests[(number, key)] = digest
-        return digests
-
-    def cli_command(self, port):
-        return "%s -p %d" % (BINARIES[self.flavor]["cli"], port)
-
-    def start_and_verify(self, loaded):
-        pod = "%s-0" % self.name
+    def start_and_verify(self):
         self.scale_statefulset(self.replicas)
-        self.wait_ready_or_explain(pod)
+        self.wait_or_explain(self.pod, started_only=True)
         self.step("instance started with AOF on")
-        first = self.verify_live(pod, loaded)
-        uid = self.pod_uid(pod)
-        self.core.delete_namespaced_pod(pod, self.namespace)
-        self.wait_ready_or_explain(pod, uid_not=uid)
-        second = self.verify_live(pod, loaded)
-        self.step("verified again after a pod restart (AOF holds the data)")
-        return {"keys": loaded, "keys_total": sum(db["keys"] for db in loaded.values()),
-                "aof_enabled": second["aof_enabled"], "samples_checked": first["samples"],
+        first = self.verify_live("taken")
+        uid = self.pod_uid(self.pod)
+        self.core.delete_namespaced_pod(self.pod, self.namespace)
+        self.wait_or_explain(self.pod, uid_not=uid, started_only=True)
+        second = self.verify_live("identical after the restart")
+        self.wait_or_explain(self.pod)
+        self.step("verified again after a pod restart, Ready (the AOF holds the data)")
+        return {"keys": second["keys"], "keys_total": sum(db["keys"] for db in second["keys"].values()),
+                "rdb_keys": self.rdb_keys, "aof_enabled": True, "samples_checked": first["samples"],
                 "upload_mb_per_s": self.upload_mb_per_s}
 
-    def wait_ready_or_explain(self, pod, uid_not=None):
-        """Wait for the pod; on timeout say what its server logged."""
+    def wait_or_explain(self, pod, uid_not=None, started_only=False):
+        """Wait for the pod to start (or to be Ready); on timeout say what its server logged."""
+        what = "pod %s to %s" % (pod, "start" if started_only else "be Ready")
         try:
-            self.wait("pod %s to be Ready" % pod, lambda: self.pod_ready(pod, uid_not=uid_not))
+            self.wait(what, lambda: self.pod_state(pod, uid_not)[0 if started_only else 1])
         except RestoreError as exc:
             try:
                 log = self.core.read_namespaced_pod_log(pod, self.namespace, container="redis", tail_lines=15)
@@ -355,49 +385,90 @@ class Restore(object):
                 log = "(no log: %s)" % getattr(log_exc, "reason", log_exc)
             raise RestoreError("%s; last log lines of %s: %s" % (exc, pod, " | ".join(str(log).splitlines())))
 
-    def verify_live(self, pod, loaded):
-        cli = pod_cli(self.configuration, self.namespace, pod, "redis", self.password, flavor=self.flavor,
-                      port=self.port, timeout=self.timeout)
-        live = keyspace(parse_info(check_reply(cli("INFO", "keyspace"), "INFO")))
-        if key_counts(live) != key_counts(loaded):
-            raise RestoreError("after the restart the instance holds %s, the backup loaded %s" % (live, loaded))
-        if parse_info(check_reply(cli("INFO", "persistence"), "INFO")).get("aof_enabled") != "1":
+    def pod_cli(self):
+        return pod_cli(self.configuration, self.namespace, self.pod, "redis", self.password, flavor=self.flavor,
+                       port=self.port, timeout=self.timeout)
+
+    def verify_live(self, samples_label):
+        """The server loaded exactly the RDB's keys from its AOF, AOF is on; take or compare sample values."""
+        cli = self.pod_cli()
+        persistence = self.persistence_once_loaded(cli)
+        if persistence.get("aof_enabled") != "1":
             raise RestoreError("AOF is off in the restored instance")
-        mismatched = []
-        for (db, key), digest in self.samples.items():
-            rc, out, err = run(self.configuration, self.namespace, pod, "redis", [
-                "sh", "-c", AUTH_FROM_STDIN + '%s -n "$1" --raw DUMP "$2" | sha256sum | cut -c1-64'
-                % self.cli_command(self.port),
-                "sh", db, key], stdin_data=(self.password or "").encode("utf-8") + b"\n")
-            if out.decode().strip() != digest:
-                mismatched.append("db%s:%s" % (db, key))
-        if mismatched:
-            raise RestoreError("sample values differ after the restore: %s" % ", ".join(mismatched[:5]))
-        self.step("live: %s, AOF on, %d sample values identical" % (live, len(self.samples)))
-        return {"aof_enabled": True, "samples": len(self.samples)}
+        if "rdb_last_load_keys_loaded" not in persistence:
+            raise RestoreError("the server does not report rdb_last_load_keys_loaded (Redis 7 or later needed)")
+        # Keys loaded from an AOF base include expired ones (counted apart where the server skips them).
+        loaded = int(persistence["rdb_last_load_keys_loaded"]) + int(persistence.get("rdb_last_load_keys_expired", 0))
+        if loaded != self.rdb_keys:
+            raise RestoreError("the instance loaded %d keys from its AOF base, the backup holds %d"
+                               % (loaded, self.rdb_keys))
+        live = keyspace(parse_info(check_reply(cli("INFO", "keyspace"), "INFO")))
+        if not self.samples:
+            self.samples, self.sampled_at = self.read_samples(live), time.monotonic()
+        else:
+            now = self.read_samples(live, keys=self.samples)
+            bad = sample_mismatches(self.samples, now, (time.monotonic() - self.sampled_at) * 1000 + 1000)
+            if bad:
+                raise RestoreError("sample values differ after the restart: %s" % ", ".join(bad[:5]))
+        self.step("live: %d keys loaded from the AOF base as in the backup, %s, AOF on, %d sample values %s"
+                  % (loaded, live, len(self.samples), samples_label))
+        return {"keys": live, "samples": len(self.samples)}
+
+    def persistence_once_loaded(self, cli):
+        """INFO persistence after the server finished loading (a pod without a startup probe starts earlier)."""
+        info = {}
+
+        def loaded():
+            try:
+                info.update(parse_info(check_reply(cli("INFO", "persistence"), "INFO")))
+            except Exception:  # pylint: disable=broad-except  # not listening yet
+                return False
+            return info.get("loading") == "0"
+        self.wait("the server in %s to load its data" % self.pod, loaded)
+        return info
+
+    def read_samples(self, live, keys=None):
+        """{(db, key): (sha256 of DUMP, PTTL)}: up to SAMPLE_KEYS random keys per database, or the given keys."""
+        found = {}
+        for db in sorted(live):
+            number = db[2:]
+            wanted = [key for (key_db, key) in (keys or {}) if key_db == number]
+            if keys is not None and not wanted:
+                continue
+            rc, out, err = run(self.configuration, self.namespace, self.pod, "redis",
+                               ["sh", "-c", AUTH_FROM_STDIN + SAMPLE_SCRIPT, "sh",
+                                "%s -p %d" % (BINARIES[self.flavor]["cli"], self.port), number,
+                                "0" if keys is not None else str(SAMPLE_KEYS)] + wanted,
+                               stdin_data=(self.password or "").encode("utf-8") + b"\n", timeout=self.timeout)
+            if rc != 0:
+                raise RestoreError("reading sample keys failed (%d): %s" % (rc, err.decode("utf-8", "replace")[:300]))
+            for line in out.decode("utf-8", "replace").splitlines():
+                key, digest, pttl = line.rsplit("\t", 2)
+                found[(number, key)] = (digest, int(pttl or -2))
+        return found
 
     def drop_old_data(self):
-        pod = "%s-0" % self.name
-        rc, out, err = run(self.configuration, self.namespace, pod, "redis", ["rm", "-rf", self.aside])
+        rc, out, err = run(self.configuration, self.namespace, self.pod, "redis", ["rm", "-rf", self.aside])
         self.step("old data %s" % ("removed" if rc == 0 else "NOT removed: %s" % err.decode().strip()))
 
-    def rollback(self, image):
+    def rollback(self, image, node):
         """Put the old files back and start everything as it was. Returns what it did, for the message."""
         try:
             if self.data_moved:
                 self.scale_statefulset(0)
-                self.wait("pod %s-0 to stop" % self.name, lambda: self.pod_stopped("%s-0" % self.name))
-                self.start_helper(image)
-                self.helper_sh("set -e; rm -rf %(data)s/dump.rdb %(data)s/%(dir)s; "
-                               "for f in %(aside)s/* ; do [ -e \"$f\" ] && mv \"$f\" %(data)s/; done; rmdir %(aside)s"
-                               % {"data": DATA, "dir": AOF_DIR, "aside": self.aside})
+                self.wait("pod %s to stop" % self.pod, lambda: self.pod_stopped(self.pod))
+                if not self.helper_usable():
+                    self.start_helper(image, node)
+            if self.helper_usable():
+                self.helper_sh(ROLLBACK_SCRIPT, args=[self.aside, self.upload_path])
             if not self.pod_gone(self.helper):
-                self.delete_helper()
+                self.delete_helper(until_gone=True)
+            if not self.stopped and not self.data_moved:
+                return "nothing was changed: the instance kept running on its data"
             self.scale_statefulset(self.replicas)
             self.scale_clients(self.client_replicas)
-            self.wait("pod %s-0 to be Ready after the rollback" % self.name,
-                      lambda: self.pod_ready("%s-0" % self.name))
+            self.wait("pod %s to be Ready after the rollback" % self.pod, lambda: self.pod_ready(self.pod))
         except Exception as exc:  # the message must say the instance needs hands
             return ("ROLLBACK FAILED (%s): follow docs/dr-runbook.md 'Manual rollback'; old data in %s on volume "
-                    "data-%s-0" % (exc, self.aside, self.name))
+                    "data-%s" % (exc, self.aside, self.pod))
         return "rolled back: the instance runs on its previous data"

@@ -13,6 +13,7 @@ instance must run again on set B, with nothing left over on the volume.
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -26,8 +27,11 @@ import test_smoke
 
 NAME = test_smoke.NAME
 POD = NAME + "-0"
-# Set A: a1..a300. Set B: A without a1..a100, plus b1..b50.
-WRITE_A = "for i=1,300 do redis.call('SET','a'..i,'value-a'..i) end"
+# Set A: a1..a300, and t1..t20 that expire 1.5 s after the backup (the
+# restore must count them as the server does). Set B: A without a1..a100,
+# plus b1..b50.
+WRITE_A = ("for i=1,300 do redis.call('SET','a'..i,'value-a'..i) end "
+           "for i=1,20 do redis.call('SET','t'..i,'short-lived','PX',1500) end")
 WRITE_B = "for i=1,100 do redis.call('DEL','a'..i) end for i=1,50 do redis.call('SET','b'..i,'value-b'..i) end"
 SET_B = sorted(["a%d" % i for i in range(101, 301)] + ["b%d" % i for i in range(1, 51)])
 
@@ -57,8 +61,10 @@ def backed_up_instance(core, apps, request, tmp_path_factory, flavor):
     manifest = snapshot_module.Snapshot(configuration, cli, (namespace, POD, "redis"),
                                         str(tmp_path_factory.mktemp("backups")), NAME, flavor=flavor,
                                         skip_unchanged=False).run()
-    assert manifest["keys_total"] == 300
+    assert manifest["keys_total"] == 320
+    manifest = restore_module.load_backup(manifest["manifest_path"])  # as the module reads it
     cli("EVAL", WRITE_B, "0")
+    time.sleep(1.6)
     instance = (configuration, namespace, manifest, flavor)
     assert live_keys(instance) == SET_B
     return instance
@@ -98,12 +104,12 @@ def assert_rolled_back(core, instance, listing_before):
 
 def test_a_failure_after_the_aof_was_seeded_rolls_back(core, apps, instance, monkeypatch):
     listing = volume_listing(instance)
-    seed = restore_module.Restore.load_and_seed_aof
+    swap = restore_module.Restore.swap_in_backup
 
-    def seed_then_fail(self):
-        seed(self)
+    def swap_then_fail(self):
+        swap(self)
         raise restore_module.RestoreError("injected failure after seeding the AOF")
-    monkeypatch.setattr(restore_module.Restore, "load_and_seed_aof", seed_then_fail)
+    monkeypatch.setattr(restore_module.Restore, "swap_in_backup", swap_then_fail)
     with pytest.raises(restore_module.RestoreError, match="injected failure.*rolled back: the instance runs on its "
                                                           "previous data"):
         restore(core, apps, instance).run()
@@ -116,8 +122,8 @@ def test_a_failure_after_the_restored_instance_started_rolls_back(core, apps, in
     verify = restore_module.Restore.verify_live
     calls = []
 
-    def verify_once_then_fail(self, pod, loaded):
-        calls.append(verify(self, pod, loaded))
+    def verify_once_then_fail(self, label):
+        calls.append(verify(self, label))
         raise restore_module.RestoreError("injected failure after the first verification")
     monkeypatch.setattr(restore_module.Restore, "verify_live", verify_once_then_fail)
     with pytest.raises(restore_module.RestoreError, match="injected failure.*rolled back"):
@@ -133,9 +139,36 @@ def test_a_volume_without_room_is_refused_before_anything_moves(core, apps, inst
     assert_rolled_back(core, instance, listing)
 
 
+def flip_first_bulk_send(monkeypatch):
+    """Change one byte in the middle of the first large write to a pod, whichever transport carries it."""
+    flipped = []
+    for session in (pod_exec.SpdyExec, pod_exec.WebsocketExec):
+        def flip_one_byte(self, data, send=session.send):
+            if not flipped and len(data) > 1024:
+                flipped.append(True)
+                middle = len(data) // 2
+                data = bytes(data[:middle]) + bytes([data[middle] ^ 0x01]) + bytes(data[middle + 1:])
+            send(self, data)
+        monkeypatch.setattr(session, "send", flip_one_byte)
+    return flipped
+
+
+def test_a_byte_changed_in_the_restore_upload_is_refused_while_the_instance_runs(core, apps, instance, monkeypatch):
+    """The upload goes beside the live data; the check tool's CRC64 catches the byte; nothing stopped, nothing left."""
+    listing = volume_listing(instance)
+    uid = core.read_namespaced_pod(POD, instance[1]).metadata.uid
+    flipped = flip_first_bulk_send(monkeypatch)
+    with pytest.raises(restore_module.RestoreError, match="cannot read the backup as uploaded.*nothing was changed: "
+                                                          "the instance kept running"):
+        restore(core, apps, instance).run()
+    assert flipped
+    assert core.read_namespaced_pod(POD, instance[1]).metadata.uid == uid
+    assert_rolled_back(core, instance, listing)
+
+
 def assert_restored_set_a(core, apps, instance):
     result = restore(core, apps, instance).run()
-    assert result["keys_total"] == 300 and result["aof_enabled"]
+    assert result["rdb_keys"] == 320 and result["aof_enabled"]
     assert live_keys(instance) == sorted("a%d" % i for i in range(1, 301))
     cli = pod_cli(instance[0], instance[1], POD, "redis", None, flavor=instance[3])
     assert cli("GET", "a1").strip() == "value-a1"
@@ -163,21 +196,15 @@ def test_a_byte_changed_in_transit_is_caught(instance, tmp_path, monkeypatch):
     configuration, namespace = instance[:2]
     source = tmp_path / "payload"
     source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
-    send = pod_exec.PodExec.send
-    flipped = []
-
-    def flip_one_byte(self, data):
-        if not flipped:
-            flipped.append(True)
-            data = bytes([data[0] ^ 0x01]) + bytes(data[1:])
-        send(self, data)
-    monkeypatch.setattr(pod_exec.PodExec, "send", flip_one_byte)
+    flip_first_bulk_send(monkeypatch)
     with pytest.raises(pod_exec.PodExecError, match="upload corrupted: sha256 of the ranges"):
         pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test")
 
 
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
 @pytest.mark.parametrize("streams", [1, 4])
-def test_an_upload_is_byte_exact(instance, tmp_path, streams):
+def test_an_upload_is_byte_exact(instance, tmp_path, monkeypatch, streams, transport):
+    monkeypatch.setattr(pod_exec, "TRANSPORT", transport)
     configuration, namespace = instance[:2]
     source = tmp_path / "payload"
     source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
