@@ -51,7 +51,8 @@ DATA = "/data"
 # The names roles/redis configures (appendfilename, appenddirname); Redis 7+
 # and Valkey load an AOF base that is an RDB file.
 AOF_DIR = "appendonlydir"
-AOF_BASE = "appendonly.aof.1.base.rdb"
+AOF_NAME = "appendonly.aof"
+AOF_BASE = AOF_NAME + ".1.base.rdb"
 AOF_MANIFEST = "appendonly.aof.manifest"
 # Arguments: the aside directory, the uploaded RDB. `.complete` marks that
 # every old file is aside, so a rollback may clear what the restore placed.
@@ -61,10 +62,17 @@ SWAP_SCRIPT = ('set -e; cd %(data)s; mkdir "$1"; for f in dump.rdb %(dir)s; do '
                'printf "file %(base)s seq 1 type b\\n" > %(dir)s/%(manifest)s; '
                'sync %(dir)s/%(manifest)s %(dir)s .' % {"data": DATA, "dir": AOF_DIR, "base": AOF_BASE,
                                                         "manifest": AOF_MANIFEST})
-ROLLBACK_SCRIPT = ('cd %(data)s || exit 1; rm -f "$2"; [ -d "$1" ] || exit 0; set -e; '
+HELPER_PORT = 6399
+# The server the helper starts on the swapped files: AOF on, loads what the instance will load.
+HELPER_SERVER_SCRIPT = ('"$1" --port %d --bind 127.0.0.1 --protected-mode yes --dir %s --dbfilename dump.rdb '
+                        '--appendonly yes --appenddirname %s --appendfilename %s --save "" --daemonize yes'
+                        % (HELPER_PORT, DATA, AOF_DIR, AOF_NAME))
+# Arguments: the aside directory, the uploaded RDB, the CLI (to stop the helper's server first).
+ROLLBACK_SCRIPT = ('"$3" -p %(port)d SHUTDOWN NOSAVE >/dev/null 2>&1; '
+                   'cd %(data)s || exit 1; rm -f "$2"; [ -d "$1" ] || exit 0; set -e; '
                    'if [ -e "$1/.complete" ]; then rm -rf dump.rdb %(dir)s; fi; '
                    'for f in dump.rdb %(dir)s; do if [ -e "$1/$f" ]; then mv "$1/$f" .; fi; done; '
-                   'rm -f "$1/.complete"; rmdir "$1"' % {"data": DATA, "dir": AOF_DIR})
+                   'rm -f "$1/.complete"; rmdir "$1"' % {"data": DATA, "dir": AOF_DIR, "port": HELPER_PORT})
 # Arguments: database, then keys. One line per key: key, sha256 of DUMP, PTTL.
 # Arguments: the CLI with its port, the database, how many random keys (0: the keys that follow).
 # One line per key: key, sha256 of its DUMP, its PTTL (-1 none, -2 gone).
@@ -116,17 +124,25 @@ def sample_mismatches(samples, now_samples, elapsed_ms):
     return bad
 
 
+class Server(object):
+    """A server the restore checks: the helper's own (no password, loopback) or the instance's."""
+
+    def __init__(self, pod, container, port, password, name):
+        self.pod, self.container, self.port, self.password, self.name = pod, container, port, password, name
+
+
 class Restore(object):
     """One restore of one backup into one StatefulSet (standalone: pod 0, PVC data-<name>-0)."""
 
     def __init__(self, configuration, core, apps, namespace, statefulset, manifest, password, flavor="redis",
-                 port=6379, clients=(), timeout=300):
+                 port=6379, clients=(), timeout=300, pod_restart=False):
         self.configuration, self.core, self.apps = configuration, core, apps
         self.namespace, self.name = namespace, statefulset
         self.manifest, self.password = manifest, password
         self.flavor, self.port = flavor, port
         self.clients = list(clients)
         self.timeout = timeout
+        self.pod_restart = pod_restart
         self.steps = []
         self.started = time.monotonic()
         self.stamp = index.utc_now().strftime(index.STAMP_FORMAT)
@@ -306,7 +322,6 @@ class Restore(object):
                 self.start_helper(image)
                 self.place_backup()
             self.swap_in_backup()
-            self.delete_helper()
             verified = self.start_and_verify()
         except Exception as exc:
             self.step("FAILED: %s" % exc)
@@ -359,19 +374,43 @@ class Restore(object):
                   % (self.aside, AOF_DIR, AOF_BASE))
 
     def start_and_verify(self):
+        """Two starts in the helper (the second is the restart that catches the trap), then the instance."""
+        helper = Server(self.helper, "restore", HELPER_PORT, None, "the helper's server")
+        for label in ("taken", "identical after a restart"):
+            self.helper_sh(HELPER_SERVER_SCRIPT, args=[BINARIES[self.flavor]["cli"].replace("-cli", "-server")])
+            self.verify_server(helper, label)
+            self.stop_server(helper)
+        self.delete_helper()
+        instance = Server(self.pod, "redis", self.port, self.password, "the instance")
         self.scale_statefulset(self.replicas)
         self.wait_or_explain(self.pod, started_only=True)
         self.step("instance started with AOF on")
-        first = self.verify_live("taken")
-        uid = self.pod_uid(self.pod)
-        self.core.delete_namespaced_pod(self.pod, self.namespace)
-        self.wait_or_explain(self.pod, uid_not=uid, started_only=True)
-        second = self.verify_live("identical after the restart")
+        verified = self.verify_server(instance, "identical in the instance")
+        if self.pod_restart:
+            uid = self.pod_uid(self.pod)
+            self.core.delete_namespaced_pod(self.pod, self.namespace)
+            self.wait_or_explain(self.pod, uid_not=uid, started_only=True)
+            verified = self.verify_server(instance, "identical after a pod restart")
         self.wait_or_explain(self.pod)
-        self.step("verified again after a pod restart, Ready (the AOF holds the data)")
-        return {"keys": second["keys"], "keys_total": sum(db["keys"] for db in second["keys"].values()),
-                "rdb_keys": self.rdb_keys, "aof_enabled": True, "samples_checked": first["samples"],
+        self.step("instance Ready")
+        return {"keys": verified["keys"], "keys_total": sum(db["keys"] for db in verified["keys"].values()),
+                "rdb_keys": self.rdb_keys, "aof_enabled": True, "samples_checked": verified["samples"],
                 "upload_mb_per_s": self.upload_mb_per_s}
+
+    def stop_server(self, server):
+        cli = self.server_cli(server)
+        try:
+            cli("SHUTDOWN", "NOSAVE")
+        except Exception:  # pylint: disable=broad-except  # the server closes the connection as it exits
+            pass
+        self.wait("%s to stop" % server.name, lambda: not self.answers(cli))
+
+    @staticmethod
+    def answers(cli):
+        try:
+            return cli("PING").strip() == "PONG"
+        except Exception:  # pylint: disable=broad-except  # not listening, or LOADING
+            return False
 
     def wait_or_explain(self, pod, uid_not=None, started_only=False):
         """Wait for the pod to start (or to be Ready); on timeout say what its server logged."""
@@ -385,36 +424,36 @@ class Restore(object):
                 log = "(no log: %s)" % getattr(log_exc, "reason", log_exc)
             raise RestoreError("%s; last log lines of %s: %s" % (exc, pod, " | ".join(str(log).splitlines())))
 
-    def pod_cli(self):
-        return pod_cli(self.configuration, self.namespace, self.pod, "redis", self.password, flavor=self.flavor,
-                       port=self.port, timeout=self.timeout)
+    def server_cli(self, server):
+        return pod_cli(self.configuration, self.namespace, server.pod, server.container, server.password,
+                       flavor=self.flavor, port=server.port, timeout=self.timeout)
 
-    def verify_live(self, samples_label):
+    def verify_server(self, server, samples_label):
         """The server loaded exactly the RDB's keys from its AOF, AOF is on; take or compare sample values."""
-        cli = self.pod_cli()
-        persistence = self.persistence_once_loaded(cli)
+        cli = self.server_cli(server)
+        persistence = self.persistence_once_loaded(server, cli)
         if persistence.get("aof_enabled") != "1":
-            raise RestoreError("AOF is off in the restored instance")
+            raise RestoreError("AOF is off in %s" % server.name)
         if "rdb_last_load_keys_loaded" not in persistence:
             raise RestoreError("the server does not report rdb_last_load_keys_loaded (Redis 7 or later needed)")
         # Keys loaded from an AOF base include expired ones (counted apart where the server skips them).
         loaded = int(persistence["rdb_last_load_keys_loaded"]) + int(persistence.get("rdb_last_load_keys_expired", 0))
         if loaded != self.rdb_keys:
-            raise RestoreError("the instance loaded %d keys from its AOF base, the backup holds %d"
-                               % (loaded, self.rdb_keys))
+            raise RestoreError("%s loaded %d keys from its AOF base, the backup holds %d"
+                               % (server.name, loaded, self.rdb_keys))
         live = keyspace(parse_info(check_reply(cli("INFO", "keyspace"), "INFO")))
         if not self.samples:
-            self.samples, self.sampled_at = self.read_samples(live), time.monotonic()
+            self.samples, self.sampled_at = self.read_samples(server, live), time.monotonic()
         else:
-            now = self.read_samples(live, keys=self.samples)
+            now = self.read_samples(server, live, keys=self.samples)
             bad = sample_mismatches(self.samples, now, (time.monotonic() - self.sampled_at) * 1000 + 1000)
             if bad:
-                raise RestoreError("sample values differ after the restart: %s" % ", ".join(bad[:5]))
-        self.step("live: %d keys loaded from the AOF base as in the backup, %s, AOF on, %d sample values %s"
-                  % (loaded, live, len(self.samples), samples_label))
+                raise RestoreError("sample values differ in %s: %s" % (server.name, ", ".join(bad[:5])))
+        self.step("%s: %d keys loaded from the AOF base as in the backup, %s, AOF on, %d sample values %s"
+                  % (server.name, loaded, live, len(self.samples), samples_label))
         return {"keys": live, "samples": len(self.samples)}
 
-    def persistence_once_loaded(self, cli):
+    def persistence_once_loaded(self, server, cli):
         """INFO persistence after the server finished loading (a pod without a startup probe starts earlier)."""
         info = {}
 
@@ -424,10 +463,10 @@ class Restore(object):
             except Exception:  # pylint: disable=broad-except  # not listening yet
                 return False
             return info.get("loading") == "0"
-        self.wait("the server in %s to load its data" % self.pod, loaded)
+        self.wait("%s to load its data" % server.name, loaded)
         return info
 
-    def read_samples(self, live, keys=None):
+    def read_samples(self, server, live, keys=None):
         """{(db, key): (sha256 of DUMP, PTTL)}: up to SAMPLE_KEYS random keys per database, or the given keys."""
         found = {}
         for db in sorted(live):
@@ -435,11 +474,11 @@ class Restore(object):
             wanted = [key for (key_db, key) in (keys or {}) if key_db == number]
             if keys is not None and not wanted:
                 continue
-            rc, out, err = run(self.configuration, self.namespace, self.pod, "redis",
+            rc, out, err = run(self.configuration, self.namespace, server.pod, server.container,
                                ["sh", "-c", AUTH_FROM_STDIN + SAMPLE_SCRIPT, "sh",
-                                "%s -p %d" % (BINARIES[self.flavor]["cli"], self.port), number,
+                                "%s -p %d" % (BINARIES[self.flavor]["cli"], server.port), number,
                                 "0" if keys is not None else str(SAMPLE_KEYS)] + wanted,
-                               stdin_data=(self.password or "").encode("utf-8") + b"\n", timeout=self.timeout)
+                               stdin_data=(server.password or "").encode("utf-8") + b"\n", timeout=self.timeout)
             if rc != 0:
                 raise RestoreError("reading sample keys failed (%d): %s" % (rc, err.decode("utf-8", "replace")[:300]))
             for line in out.decode("utf-8", "replace").splitlines():
@@ -460,7 +499,7 @@ class Restore(object):
                 if not self.helper_usable():
                     self.start_helper(image, node)
             if self.helper_usable():
-                self.helper_sh(ROLLBACK_SCRIPT, args=[self.aside, self.upload_path])
+                self.helper_sh(ROLLBACK_SCRIPT, args=[self.aside, self.upload_path, BINARIES[self.flavor]["cli"]])
             if not self.pod_gone(self.helper):
                 self.delete_helper(until_gone=True)
             if not self.stopped and not self.data_moved:

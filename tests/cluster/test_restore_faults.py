@@ -89,10 +89,10 @@ def volume_listing(instance):
     return sorted(run_shell(instance[0], instance[1], POD, "redis", "ls -A /data").split())
 
 
-def restore(core, apps, instance, **manifest_changes):
+def restore(core, apps, instance, pod_restart=False, **manifest_changes):
     configuration, namespace, manifest, flavor = instance
     return restore_module.Restore(configuration, core, apps, namespace, NAME, dict(manifest, **manifest_changes),
-                                  None, flavor=flavor, timeout=120)
+                                  None, flavor=flavor, timeout=120, pod_restart=pod_restart)
 
 
 def assert_rolled_back(core, instance, listing_before):
@@ -119,16 +119,18 @@ def test_a_failure_after_the_aof_was_seeded_rolls_back(core, apps, instance, mon
 def test_a_failure_after_the_restored_instance_started_rolls_back(core, apps, instance, monkeypatch):
     """The restored data was live once (AOF incr file written): the rollback must still bring back set B."""
     listing = volume_listing(instance)
-    verify = restore_module.Restore.verify_live
+    verify = restore_module.Restore.verify_server
     calls = []
 
-    def verify_once_then_fail(self, label):
-        calls.append(verify(self, label))
-        raise restore_module.RestoreError("injected failure after the first verification")
-    monkeypatch.setattr(restore_module.Restore, "verify_live", verify_once_then_fail)
+    def verify_then_fail_in_the_instance(self, server, label):
+        calls.append((server.name, verify(self, server, label)))
+        if server.name == "the instance":
+            raise restore_module.RestoreError("injected failure after the instance was verified")
+    monkeypatch.setattr(restore_module.Restore, "verify_server", verify_then_fail_in_the_instance)
     with pytest.raises(restore_module.RestoreError, match="injected failure.*rolled back"):
         restore(core, apps, instance).run()
-    assert calls and calls[0]["samples"] > 0, "the restored instance was never live"
+    assert [name for name, dummy in calls] == ["the helper's server"] * 2 + ["the instance"]
+    assert calls[-1][1]["samples"] > 0, "the restored instance was never live"
     assert_rolled_back(core, instance, listing)
 
 
@@ -166,8 +168,8 @@ def test_a_byte_changed_in_the_restore_upload_is_refused_while_the_instance_runs
     assert_rolled_back(core, instance, listing)
 
 
-def assert_restored_set_a(core, apps, instance):
-    result = restore(core, apps, instance).run()
+def assert_restored_set_a(core, apps, instance, pod_restart=False):
+    result = restore(core, apps, instance, pod_restart=pod_restart).run()
     assert result["rdb_keys"] == 320 and result["aof_enabled"]
     assert live_keys(instance) == sorted("a%d" % i for i in range(1, 301))
     cli = pod_cli(instance[0], instance[1], POD, "redis", None, flavor=instance[3])
@@ -180,8 +182,8 @@ def test_the_same_backup_then_restores_set_a(core, apps, instance):
     assert_restored_set_a(core, apps, instance)
 
 
-def test_a_valkey_backup_restores_into_valkey(core, apps, valkey_instance):
-    assert_restored_set_a(core, apps, valkey_instance)
+def test_a_valkey_backup_restores_into_valkey_and_survives_a_pod_restart(core, apps, valkey_instance):
+    assert_restored_set_a(core, apps, valkey_instance, pod_restart=True)
 
 
 def test_an_upload_into_a_full_device_fails_and_says_so(instance, tmp_path):
