@@ -2,7 +2,7 @@
 
 An instance deployed by playbooks/deploy.yml holds about 1 GB of incompressible
 values; backup.yml backs it up. Then:
-  restart   delete the pod, time until it is Ready again (it reloads its AOF);
+  restart   delete the pod, time until it is Ready again (it reloads its AOF), median of three;
   restore   restore.yml -e backup=<id> -e confirm=yes (no pre-restore snapshot):
             its RTO (start to verified across one more restart, and Ready);
   upload    the RDB upload rate of the restore against
@@ -83,7 +83,9 @@ def main():
         backup = re.search(r"Backup (\S+):", out).group(1)
         rdb = "%s/%s/%s/%s.rdb" % (backup_dir, namespace, NAME, backup)
         size = os.path.getsize(rdb)
-        t_restart = restart_seconds(namespace)
+        # The kubelet takes 3-25 s to release a deleted pod here: the median of three restarts.
+        restarts = [restart_seconds(namespace) for dummy in range(3)]
+        t_restart = sorted(restarts)[1]
         out = playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "backup=" + backup, "-e", "confirm=yes",
                        "-e", '{"redis_restore_pre_snapshot": false}')
         rto = float(re.search(r"RTO ([0-9.]+) s", out).group(1))
@@ -103,7 +105,7 @@ def main():
                            capture_output=True, check=False)
             subprocess.run(["rm", "-rf", backup_dir], check=False)
     print("bench_restore: RDB of %.0f MB" % (size / 1e6))
-    print("  plain pod restart (AOF reload) : %6.1f s" % t_restart)
+    print("  plain pod restart (AOF reload) : %6.1f s  (median of %s)" % (t_restart, ", ".join("%.1f" % t for t in restarts)))
     print("  restore RTO (start -> verified): %6.1f s  (goal < 60 s) -> RTO/restart = %.1f (goal <= 3)"
           % (rto, rto / t_restart))
     print("  of which the instance was down : %6.1f s  (the upload runs beside the live instance)" % downtime)
