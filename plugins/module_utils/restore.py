@@ -365,7 +365,7 @@ class Restore(object):
             raise RestoreError("this server cannot read the backup as uploaded (%s): %s"
                                % (check, " | ".join(output.strip().splitlines()[-7:])))
         self.rdb_keys = parsed["keys"]
-        self.step("%s read all %d keys%s" % (check, self.rdb_keys, ", CRC64 matches" if by_checksum else ""))
+        self.step("%s read all %s keys%s" % (check, self.rdb_keys, ", CRC64 matches" if by_checksum else ""))
 
     def swap_in_backup(self):
         self.data_moved = True  # from here a failure must put the old files back
@@ -439,7 +439,7 @@ class Restore(object):
         # Keys loaded from an AOF base include expired ones (counted apart where the server skips them).
         loaded = int(persistence["rdb_last_load_keys_loaded"]) + int(persistence.get("rdb_last_load_keys_expired", 0))
         if loaded != self.rdb_keys:
-            raise RestoreError("%s loaded %d keys from its AOF base, the backup holds %d"
+            raise RestoreError("%s loaded %d keys from its AOF base, the backup holds %s"
                                % (server.name, loaded, self.rdb_keys))
         live = keyspace(parse_info(check_reply(cli("INFO", "keyspace"), "INFO")))
         if not self.samples:

@@ -203,14 +203,27 @@ def test_a_byte_changed_in_transit_is_caught(instance, tmp_path, monkeypatch):
         pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test")
 
 
-@pytest.mark.parametrize("transport", ["spdy", "websocket"])
-@pytest.mark.parametrize("streams", [1, 4])
-def test_an_upload_is_byte_exact(instance, tmp_path, monkeypatch, streams, transport):
+@pytest.mark.parametrize("transport,streams,verify", [
+    ("spdy", 1, True), ("spdy", 4, False), ("websocket", 4, True), ("websocket", 1, False)])
+def test_an_upload_is_byte_exact(instance, tmp_path, monkeypatch, transport, streams, verify):
     monkeypatch.setattr(pod_exec, "TRANSPORT", transport)
     configuration, namespace = instance[:2]
     source = tmp_path / "payload"
     source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
-    result = pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test", streams=streams)
+    result = pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test", streams=streams,
+                             verify=verify)
     assert result["bytes"] == source.stat().st_size and result["streams"] == streams
     remote = run_shell(configuration, namespace, POD, "redis", "sha256sum /tmp/upload-test; rm -f /tmp/upload-test")
     assert remote.split()[0] == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+def test_both_transports_report_exit_code_stdout_and_stderr(instance, monkeypatch, transport):
+    monkeypatch.setattr(pod_exec, "TRANSPORT", transport)
+    rc, out, err = pod_exec.run(instance[0], instance[1], POD, "redis", ["sh", "-c", "echo out; echo err >&2; exit 7"])
+    assert (rc, out, err) == (7, b"out\n", b"err\n")
+
+
+def test_a_missing_pod_is_an_error_not_a_fallback(instance):
+    with pytest.raises(pod_exec.PodExecError, match=r'HTTP 404: pods "no-such-pod" not found'):
+        pod_exec.run(instance[0], instance[1], "no-such-pod", "redis", ["true"])
