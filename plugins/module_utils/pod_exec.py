@@ -48,6 +48,8 @@ try:
 except ImportError as exc:  # pragma: no cover - reported by the modules
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
+    WebSocketException = OSError
+SEND_ERRORS = (OSError, WebSocketException)
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import spdy
 
@@ -107,14 +109,19 @@ def kube_configuration(params):
     return configuration
 
 
-def exec_url(configuration, namespace, pod, container, command, stdin):
+def exec_path(configuration, namespace, pod, container, command, stdin):
+    """The exec endpoint's path and query, below the API server's URL path."""
     query = [("command", part) for part in command]
     query += [("container", container), ("stdin", "true" if stdin else "false"),
               ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
-    host = configuration.host.rstrip("/")
-    scheme, rest = host.split("://", 1)
-    return "%s://%s/api/v1/namespaces/%s/pods/%s/exec?%s" % (
-        "wss" if scheme == "https" else "ws", rest, quote(namespace), quote(pod), urlencode(query))
+    return "%s/api/v1/namespaces/%s/pods/%s/exec?%s" % (
+        urlsplit(configuration.host).path.rstrip("/"), quote(namespace), quote(pod), urlencode(query))
+
+
+def exec_url(configuration, namespace, pod, container, command, stdin):
+    url = urlsplit(configuration.host)
+    return "%s://%s%s" % ("wss" if url.scheme == "https" else "ws", url.netloc,
+                          exec_path(configuration, namespace, pod, container, command, stdin))
 
 
 def exit_code(status):
@@ -234,33 +241,28 @@ class SpdyExec(ExecSession):
     """An exec over SPDY/3.1 (what kubectl speaks), stream ids as kubectl opens them."""
 
     sock = None
+    can_close_stdin = True
 
     def __enter__(self):
         types = ["error"] + (["stdin"] if self.stdin else []) + ["stdout", "stderr"]
         self.ids = dict((kind, 2 * index + 1) for index, kind in enumerate(types))
-        self.sock, leftover = spdy_upgrade(self.configuration, self.path(), self.auth_header(), self.timeout,
-                                           self.target)
+        path = exec_path(self.configuration, self.namespace, self.pod, self.container, self.command, self.stdin)
+        self.sock, leftover = spdy_upgrade(self.configuration, path, self.auth_header(), self.timeout, self.target)
         self.reader = spdy.FrameReader(self.sock, leftover)
         compressor = spdy.HeaderCompressor()
         # All streams are opened before any data: the server reads stdin only once every stream is there.
         frames = [spdy.syn_stream(compressor, self.ids[kind], [("streamtype", kind)]) for kind in types]
         frames.append(spdy.data_header(self.ids["error"], 0, fin=True))  # we never write to the error stream
-        self.sock.sendall(b"".join(frames))
+        try:
+            self.sock.sendall(b"".join(frames))
+        except OSError as exc:
+            self.sock.close()
+            raise PodExecError("cannot exec in %s: %s" % (self.target, exc))
         return self
 
     def __exit__(self, *exc_info):
         if self.sock is not None:
             self.sock.close()
-
-    def path(self):
-        query = [("command", part) for part in self.command]
-        query += [("container", self.container), ("stdin", "true" if self.stdin else "false"),
-                  ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
-        return "%s/api/v1/namespaces/%s/pods/%s/exec?%s" % (
-            urlsplit(self.configuration.host).path.rstrip("/"), quote(self.namespace), quote(self.pod),
-            urlencode(query))
-
-    can_close_stdin = True
 
     def send(self, data):
         """Write bytes to the command's stdin, one DATA frame per STDIN_FRAME_BYTES."""
@@ -413,12 +415,13 @@ class PodExec(object):
     def __enter__(self):
         configuration = self.args[0]
         if self.transport == "spdy" or (self.transport == "auto" and not configuration.proxy):
+            session = SpdyExec(*self.args)
             try:
-                self.session = SpdyExec(*self.args).__enter__()
+                self.session = session.__enter__()
                 return self.session
             except UpgradeRefused as exc:
                 if self.transport == "spdy" or exc.status in (401, 403, 404):
-                    raise PodExecError("cannot exec in %s: %s" % (SpdyExec(*self.args).target, exc))
+                    raise PodExecError("cannot exec in %s: %s" % (session.target, exc))
         self.session = WebsocketExec(*self.args).__enter__()
         return self.session
 
@@ -542,9 +545,12 @@ def run_shell(configuration, namespace, pod, container, script, timeout=60, args
 
 # Scripts take their paths and numbers as arguments, never spliced in.
 PREPARE_SCRIPT = ': > "$1" || exit 1; if dd --version 2>/dev/null | grep -q coreutils; then echo dd; fi'
+# A writer that fails drains the rest of stdin, so the sender finishes and
+# hears why instead of blocking until its timeout (the server stops reading
+# stdin once the command is gone).
 PART_SCRIPT = ('dd of="$1" bs=1M seek="$2" oflag=seek_bytes conv=notrunc '
-               'iflag=count_bytes,fullblock count="$3" status=none')
-WHOLE_SCRIPT = 'head -c "$3" > "$1"'
+               'iflag=count_bytes,fullblock count="$3" status=none || { rc=$?; cat > /dev/null; exit $rc; }')
+WHOLE_SCRIPT = 'head -c "$3" > "$1" || { rc=$?; cat > /dev/null; exit $rc; }'
 # Arguments: file, size, then offset/length pairs; prints one sha256 per range, in order.
 VERIFY_SCRIPT = (
     'f=$1; size=$(stat -c %s "$f") && [ "$size" = "$2" ] '
@@ -571,23 +577,33 @@ def send_range(configuration, namespace, pod, container, source, dest, byte_rang
     digest = hashlib.sha256() if hashed else None
     with PodExec(configuration, namespace, pod, container, ["sh", "-c", script, "sh", dest, str(offset), str(length)],
                  stdin=True, timeout=timeout) as session:
-        with open(source, "rb") as handle:
-            handle.seek(offset)
-            left = length
-            while left:
-                chunk = handle.read(min(STDIN_FRAME_BYTES, left))
-                if not chunk:
-                    raise PodExecError("%s ended early (changed while it was sent?)" % source)
-                left -= len(chunk)
-                if digest:
-                    digest.update(chunk)
-                session.send(chunk)
-        session.close_stdin()
+        try:
+            send_file_range(session, source, offset, length, digest)
+            session.close_stdin()
+            broken = None
+        except SEND_ERRORS as exc:  # the command may have ended early: its exit code and stderr say why
+            broken = exc
         rc = session.stream(lambda chunk: None)
         if rc != 0:
             detail = bytes(session.stderr).decode("utf-8", "replace")[:500]
             raise PodExecError("writing %s in %s/%s failed (%d): %s" % (dest, namespace, pod, rc, detail))
+        if broken is not None:
+            raise PodExecError("writing %s in %s/%s broke off: %s" % (dest, namespace, pod, broken))
     return digest.hexdigest() if digest else None
+
+
+def send_file_range(session, source, offset, length, digest):
+    with open(source, "rb") as handle:
+        handle.seek(offset)
+        left = length
+        while left:
+            chunk = handle.read(min(STDIN_FRAME_BYTES, left))
+            if not chunk:
+                raise PodExecError("%s ended early (changed while it was sent?)" % source)
+            left -= len(chunk)
+            if digest:
+                digest.update(chunk)
+            session.send(chunk)
 
 
 def in_threads(calls):

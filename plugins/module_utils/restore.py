@@ -13,9 +13,11 @@ beside a missing or empty AOF is ignored and then overwritten. So:
 3. set the old data aside on the volume and make the RDB both dump.rdb and the
    base of a new AOF (a hard link plus a one-line manifest: the AOF holds
    exactly the backup's bytes, no rewrite, no load with AOF off needed);
-4. start the instance with AOF on, check the key counts against the RDB's and
-   take sample values, restart it once more and check again (this catches
-   the trap), drop the old data.
+4. in the helper, start the server on these files with AOF on, check that it
+   loaded exactly the RDB's keys and take sample values; restart it and check
+   again (the restart that catches the trap); then start the instance and
+   check it the same way (optionally once more after a pod restart), drop
+   the old data.
 
 A failure in step 1 leaves the instance untouched (the upload is removed);
 any later failure rolls back: the old files go back in place and the
@@ -73,7 +75,6 @@ ROLLBACK_SCRIPT = ('"$3" -p %(port)d SHUTDOWN NOSAVE >/dev/null 2>&1; '
                    'if [ -e "$1/.complete" ]; then rm -rf dump.rdb %(dir)s; fi; '
                    'for f in dump.rdb %(dir)s; do if [ -e "$1/$f" ]; then mv "$1/$f" .; fi; done; '
                    'rm -f "$1/.complete"; rmdir "$1"' % {"data": DATA, "dir": AOF_DIR, "port": HELPER_PORT})
-# Arguments: database, then keys. One line per key: key, sha256 of DUMP, PTTL.
 # Arguments: the CLI with its port, the database, how many random keys (0: the keys that follow).
 # One line per key: key, sha256 of its DUMP, its PTTL (-1 none, -2 gone).
 SAMPLE_SCRIPT = ('c=$1; db=$2; n=$3; shift 3; '

@@ -186,12 +186,24 @@ def test_a_valkey_backup_restores_into_valkey_and_survives_a_pod_restart(core, a
     assert_restored_set_a(core, apps, valkey_instance, pod_restart=True)
 
 
-def test_an_upload_into_a_full_device_fails_and_says_so(instance, tmp_path):
+def test_an_upload_into_a_full_device_fails_and_says_so(instance, tmp_path, monkeypatch):
+    """64 MB is more than the connections buffer: the writers must drain stdin after failing, not hang to the timeout."""
+    monkeypatch.setattr(pod_exec, "TRANSPORT", "spdy")
+    send, cut_off = pod_exec.SpdyExec.send, []
+
+    def recording_send(self, data):
+        try:
+            send(self, data)
+        except OSError as exc:
+            cut_off.append(exc)
+            raise
+    monkeypatch.setattr(pod_exec.SpdyExec, "send", recording_send)
     configuration, namespace = instance[:2]
     source = tmp_path / "payload"
-    source.write_bytes(os.urandom(3 * 1024 * 1024))
+    source.write_bytes(os.urandom(64 * 1024 * 1024))
     with pytest.raises(pod_exec.PodExecError, match="No space left on device"):
-        pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/dev/full")
+        pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/dev/full", timeout=20)
+    assert not cut_off, "a sender was cut off: %s" % cut_off
 
 
 def test_a_byte_changed_in_transit_is_caught(instance, tmp_path, monkeypatch):
