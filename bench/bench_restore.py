@@ -106,8 +106,8 @@ def main():
             subprocess.run(["rm", "-rf", backup_dir], check=False)
     print("bench_restore: RDB of %.0f MB" % (size / 1e6))
     print("  plain pod restart (AOF reload) : %6.1f s  (median of %s)" % (t_restart, ", ".join("%.1f" % t for t in restarts)))
-    print("  restore RTO (start -> verified): %6.1f s  (goal < 60 s) -> RTO/restart = %.1f (goal <= 3)"
-          % (rto, rto / t_restart))
+    print("  restore RTO (start -> verified): %6.1f s  (goal < 60 s) -> RTO/restart = %.1f (goal <= 3; "
+          "%.1f against the fastest restart)" % (rto, rto / t_restart, rto / min(restarts)))
     print("  of which the instance was down : %6.1f s  (the upload runs beside the live instance)" % downtime)
     print("  restore steps (seconds since start):")
     for line in steps:
