@@ -48,8 +48,9 @@ try:
 except ImportError as exc:  # pragma: no cover - reported by the modules
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
-    WebSocketException = OSError
-SEND_ERRORS = (OSError, WebSocketException)
+
+    class WebSocketException(Exception):
+        """Stands in for websocket-client's error when the library is missing (kube_configuration says so)."""
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import spdy
 
@@ -581,7 +582,7 @@ def send_range(configuration, namespace, pod, container, source, dest, byte_rang
             send_file_range(session, source, offset, length, digest)
             session.close_stdin()
             broken = None
-        except SEND_ERRORS as exc:  # the command may have ended early: its exit code and stderr say why
+        except (OSError, WebSocketException) as exc:  # the command may have ended early: its exit code and stderr say why
             broken = exc
         rc = session.stream(lambda chunk: None)
         if rc != 0:

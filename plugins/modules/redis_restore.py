@@ -83,6 +83,13 @@ keys_total:
   description: Sum of the keys.
   returned: success
   type: int
+backup_keys:
+  description: >-
+    Keys per database as the manifest recorded them right after the backup's save (INFO keyspace, so
+    approximate on a busy instance; keys with a TTL may have expired since). Shown beside I(keys) for comparison;
+    the exact check is I(rdb_keys).
+  returned: success
+  type: dict
 rdb_keys:
   description: >-
     Keys in the backup's RDB as the server's check tool read them; the restored server reported loading
@@ -181,7 +188,7 @@ def main():
         if ApiException is None or not isinstance(exc, ApiException):
             raise
         module.fail_json(msg="restore into %s failed: %s %s" % (target, exc.status, exc.reason))
-    module.exit_json(changed=True, backup=manifest["id"], **result)
+    module.exit_json(changed=True, backup=manifest["id"], backup_keys=manifest.get("keys", {}), **result)
 
 
 if __name__ == "__main__":
