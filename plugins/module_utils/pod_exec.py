@@ -386,11 +386,16 @@ def read_body(sock, headers, rest, limit=65536):
     return bytes(body[:length])
 
 
-def status_message(body):
+def status_json_message(body):
+    """The message of a Kubernetes Status document, or None when the body is not one."""
     try:
-        return json.loads(body.decode("utf-8")).get("message") or body.decode("utf-8", "replace")
-    except ValueError:
-        return body.decode("utf-8", "replace")[:300]
+        return json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        return None
+
+
+def status_message(body):
+    return status_json_message(body) or body.decode("utf-8", "replace")[:300]
 
 
 class PodExec(object):
@@ -508,11 +513,9 @@ def describe_handshake_error(exc):
     """The API server's reason (pod or container not found, forbidden) from a failed handshake."""
     status = getattr(exc, "status_code", None)
     body = getattr(exc, "resp_body", None)
-    if body:
-        try:
-            return "%s (HTTP %s)" % (json.loads(body).get("message"), status)
-        except ValueError:
-            pass
+    message = status_json_message(body) if body else None
+    if message:
+        return "%s (HTTP %s)" % (message, status)
     return "%s%s" % (exc, " (HTTP %s)" % status if status else "")
 
 

@@ -18,8 +18,8 @@ import time
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 
 BINARIES = {
-    "redis": {"cli": "redis-cli", "check_rdb": "redis-check-rdb"},
-    "valkey": {"cli": "valkey-cli", "check_rdb": "valkey-check-rdb"},
+    "redis": {"cli": "redis-cli", "check_rdb": "redis-check-rdb", "server": "redis-server"},
+    "valkey": {"cli": "valkey-cli", "check_rdb": "valkey-check-rdb", "server": "valkey-server"},
 }
 
 

@@ -154,7 +154,6 @@ class Restore(object):
         self.pod = "%s-0" % statefulset
         self.replicas = None
         self.client_replicas = {}
-        self.stopped = False
         self.data_moved = False
         self.rdb_keys = None
         self.samples = {}
@@ -312,10 +311,10 @@ class Restore(object):
         self.client_replicas = dict((n, self.apps.read_namespaced_deployment_scale(n, self.namespace).spec.replicas)
                                     for n in self.clients)
         live = self.read_pod(self.pod)
-        beside = live is not None and live.spec.node_name and self.shares_volume()
+        node = live.spec.node_name if live is not None and live.spec.node_name and self.shares_volume() else None
         try:
-            if beside:
-                self.start_helper(image, live.spec.node_name)
+            if node:
+                self.start_helper(image, node)
                 self.place_backup()
                 self.stop()
             else:
@@ -326,7 +325,7 @@ class Restore(object):
             verified = self.start_and_verify()
         except Exception as exc:
             self.step("FAILED: %s" % exc)
-            rollback = self.rollback(image, live.spec.node_name if beside else None)
+            rollback = self.rollback(image, node)
             raise RestoreError("%s; %s" % (exc, rollback))
         self.drop_old_data()
         self.scale_clients(self.client_replicas)
@@ -336,7 +335,6 @@ class Restore(object):
 
     def stop(self):
         self.down_since = time.monotonic()
-        self.stopped = True
         self.scale_clients(dict((n, 0) for n in self.client_replicas))
         self.scale_statefulset(0)
         self.wait("pod %s to stop" % self.pod, lambda: self.pod_stopped(self.pod))
@@ -378,7 +376,7 @@ class Restore(object):
         """Two starts in the helper (the second is the restart that catches the trap), then the instance."""
         helper = Server(self.helper, "restore", HELPER_PORT, None, "the helper's server")
         for label in ("taken", "identical after a restart"):
-            self.helper_sh(HELPER_SERVER_SCRIPT, args=[BINARIES[self.flavor]["cli"].replace("-cli", "-server")])
+            self.helper_sh(HELPER_SERVER_SCRIPT, args=[BINARIES[self.flavor]["server"]])
             self.verify_server(helper, label)
             self.stop_server(helper)
         self.delete_helper()
@@ -503,7 +501,7 @@ class Restore(object):
                 self.helper_sh(ROLLBACK_SCRIPT, args=[self.aside, self.upload_path, BINARIES[self.flavor]["cli"]])
             if not self.pod_gone(self.helper):
                 self.delete_helper(until_gone=True)
-            if not self.stopped and not self.data_moved:
+            if self.down_since is None and not self.data_moved:
                 return "nothing was changed: the instance kept running on its data"
             self.scale_statefulset(self.replicas)
             self.scale_clients(self.client_replicas)

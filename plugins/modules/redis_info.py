@@ -27,13 +27,7 @@ options:
 extends_documentation_fragment:
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
+  - alertmanagerpp.datastores.read_only
 """
 
 EXAMPLES = r"""
