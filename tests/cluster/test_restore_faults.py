@@ -134,6 +134,18 @@ def test_a_failure_after_the_restored_instance_started_rolls_back(core, apps, in
     assert_rolled_back(core, instance, listing)
 
 
+def test_the_aof_trap_is_caught_and_rolled_back(core, apps, instance, monkeypatch):
+    """The naive procedure (dump.rdb in place, no AOF seeded): the server starts empty with AOF on; it must be caught."""
+    listing = volume_listing(instance)
+    naive = restore_module.SWAP_SCRIPT.split("mkdir %s;" % restore_module.AOF_DIR)[0] + "sync ."
+    assert "ln dump.rdb" not in naive and 'mv "$2" dump.rdb' in naive
+    monkeypatch.setattr(restore_module, "SWAP_SCRIPT", naive)
+    with pytest.raises(restore_module.RestoreError, match="the helper's server loaded 0 keys from its AOF base, "
+                                                          "the backup holds 320.*rolled back"):
+        restore(core, apps, instance).run()
+    assert_rolled_back(core, instance, listing)
+
+
 def test_a_volume_without_room_is_refused_before_anything_moves(core, apps, instance):
     listing = volume_listing(instance)
     with pytest.raises(restore_module.RestoreError, match=r"the volume has \d+ MB free; the restore needs \d+ MB"):
