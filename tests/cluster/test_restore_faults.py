@@ -137,7 +137,7 @@ def test_a_failure_after_the_restored_instance_started_rolls_back(core, apps, in
 def test_the_aof_trap_is_caught_and_rolled_back(core, apps, instance, monkeypatch):
     """The naive procedure (dump.rdb in place, no AOF seeded): the server starts empty with AOF on; it must be caught."""
     listing = volume_listing(instance)
-    naive = restore_module.SWAP_SCRIPT.split("mkdir %s;" % restore_module.AOF_DIR)[0] + "sync ."
+    naive = restore_module.SWAP_SCRIPT.partition("mkdir %s;" % restore_module.AOF_DIR)[0] + "sync ."
     assert "ln dump.rdb" not in naive and 'mv "$2" dump.rdb' in naive
     monkeypatch.setattr(restore_module, "SWAP_SCRIPT", naive)
     with pytest.raises(restore_module.RestoreError, match="the helper's server loaded 0 keys from its AOF base, "
