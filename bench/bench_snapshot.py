@@ -58,7 +58,8 @@ def timed_copy(path, *args):
 
 def run_module(namespace, dest):
     """Run the module file as Ansible does (args file), in its own process; return (result, peak RSS MB)."""
-    args = {"ANSIBLE_MODULE_ARGS": {"namespace": namespace, "pod": POD, "dest": dest, "kubeconfig": KUBECONFIG,
+    args = {"ANSIBLE_MODULE_ARGS": {"namespace": namespace, "pod": POD, "dest": dest, "cluster": "bench",
+                                    "kubeconfig": KUBECONFIG,
                                     "skip_unchanged": False}}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(args, handle)

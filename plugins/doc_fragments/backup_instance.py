@@ -8,13 +8,21 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The options naming one instance's backup directory (dest/namespace/name)."""
+    """The options naming one instance's backup directory (dest/cluster/namespace/name), and the files' modes."""
 
     DOCUMENTATION = r"""
 options:
   dest:
     description: Base directory of the backups.
     type: path
+    required: true
+  cluster:
+    description:
+      - Identity of the Kubernetes cluster the instance runs in; a directory level and a manifest field, so that
+        backups of two clusters never mix (lock, retention, C(latest)).
+      - Letters, digits, C(.), C(_) and C(-). The roles default it to the UID of the cluster's C(kube-system)
+        namespace; an inventory may name it (C(redis_cluster)).
+    type: str
     required: true
   namespace:
     description: Namespace of the instance.
@@ -24,4 +32,18 @@ options:
     description: Instance name (the StatefulSet).
     type: str
     required: true
+"""
+
+
+    # The permissions of what a backup writes (snapshot).
+    MODES = r"""
+options:
+  file_mode:
+    description: Octal permissions of backup files (RDB, manifest, lock), whatever the umask.
+    type: str
+    default: '0600'
+  dir_mode:
+    description: Octal permissions of the directories the module creates, and of the instance directory.
+    type: str
+    default: '0700'
 """

@@ -3,10 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The backup index: artifacts, manifests, listing, retention, the instance lock.
 
-Layout: <dir>/<namespace>/<name>/<name>-<UTC YYYYmmddTHHMMSSZ>.rdb and the
-manifest <same stem>.json beside it. The manifests are the index: a backup
-without its manifest does not exist. Files are published by rename only
-after every check passed, so a reader never sees a partial backup.
+Layout: <dir>/<cluster>/<namespace>/<name>/<name>-<UTC YYYYmmddTHHMMSSZ>.rdb
+and the manifest <same stem>.json beside it. The manifests are the index: a
+backup without its manifest does not exist. Files are published by rename
+only after every check passed, so a reader never sees a partial backup.
+
+The cluster is part of the path and of every manifest: two clusters that run
+the same namespace and name into one backup directory never share a lock, a
+retention count or a `latest`. Files are created 0600 in 0700 directories
+(configurable): an RDB holds every value of the instance.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,17 +25,30 @@ import hashlib
 import json
 import os
 import re
+import stat
 
 MANIFEST_FORMAT = 1
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 HASH_CHUNK = 4 * 1024 * 1024
+FILE_MODE = "0600"
+DIR_MODE = "0700"
+# Files a killed run leaves: the snapshot's download and the manifest's temp file.
+LEFTOVER_RE = re.compile(r"^(\..+\.rdb\.partial-\d+|.+\.json\.tmp-\d+)$")
+# A cluster id becomes a directory name.
+CLUSTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
 
 # The options naming one instance's backups (doc fragment backup_instance).
 INSTANCE_ARG_SPEC = dict(
     dest=dict(type="path", required=True),
+    cluster=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     name=dict(type="str", required=True),
+)
+# How backup files and directories are created (doc fragment backup_modes).
+MODES_ARG_SPEC = dict(
+    file_mode=dict(type="str", default=FILE_MODE),
+    dir_mode=dict(type="str", default=DIR_MODE),
 )
 
 
@@ -38,8 +56,74 @@ class BackupIndexError(Exception):
     """A backup directory or manifest cannot be used."""
 
 
-def instance_dir(base, namespace, name):
-    return os.path.join(base, namespace, name)
+def instance_dir(base, cluster, namespace, name):
+    """The directory of one instance's backups; refuses names that would leave `base`."""
+    if not CLUSTER_RE.match(cluster or ""):
+        raise BackupIndexError("cluster id %r is not usable as a directory name (letters, digits, '.', '_', '-')"
+                               % cluster)
+    for part in (namespace, name):
+        if not part or "/" in part or part in (".", ".."):
+            raise BackupIndexError("%r cannot name a backup directory" % part)
+    return os.path.join(base, cluster, namespace, name)
+
+
+def parse_mode(text, what):
+    """An octal permission string ('0600') as an int; only permission bits."""
+    try:
+        mode = int(str(text), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise BackupIndexError("%s %r is not an octal permission mode like 0600" % (what, text))
+    return mode
+
+
+def make_dirs(path, mode):
+    """Create path and its missing parents with mode; the instance directory gets mode even if it existed.
+
+    Directories that existed are otherwise left as they are (the base may be
+    shared); the instance directory is the collection's own, and a 0700 mode
+    on it keeps older files unreadable to others whatever their own mode.
+    """
+    missing = []
+    head = path
+    while head and not os.path.isdir(head):
+        missing.append(head)
+        head = os.path.dirname(head)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, mode)
+        except FileExistsError:
+            pass
+        os.chmod(directory, mode)  # mkdir applies the umask
+    if stat.S_IMODE(os.stat(path).st_mode) != mode:
+        os.chmod(path, mode)
+    if not os.access(path, os.W_OK):
+        raise BackupIndexError("the backup directory %s is not writable" % path)
+
+
+def create_private(path, mode):
+    """Open a new file for writing with exactly `mode` (not the umask's); fails if it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    os.fchmod(fd, mode)
+    return os.fdopen(fd, "wb")
+
+
+def clean_leftovers(directory):
+    """Remove what killed runs left (partial downloads, manifest temp files); the caller holds the lock.
+
+    Under the instance lock no other run of this instance is writing, so every
+    such file is a leftover. Returns the names removed.
+    """
+    removed = []
+    if not os.path.isdir(directory):
+        return removed
+    for filename in sorted(os.listdir(directory)):
+        path = os.path.join(directory, filename)
+        if LEFTOVER_RE.match(filename) and os.path.isfile(path) and not os.path.islink(path):
+            os.unlink(path)
+            removed.append(filename)
+    return removed
 
 
 def backup_id(name, when):
@@ -74,12 +158,11 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def write_json_atomically(path, document):
+def write_json_atomically(path, document, mode=0o600):
     temp = "%s.tmp-%d" % (path, os.getpid())
     try:
-        with open(temp, "w") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
+        with create_private(temp, mode) as handle:
+            handle.write(json.dumps(document, indent=2, sort_keys=False).encode("utf-8") + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(temp, path)
@@ -97,13 +180,15 @@ class InstanceLock(object):
         self.handle = None
 
     def __enter__(self):
-        self.handle = open(self.path, "a")
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.handle = os.fdopen(fd, "a")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError) as exc:
             self.handle.close()
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise BackupIndexError("another backup job holds %s: runs for one instance cannot overlap" % self.path)
+                raise BackupIndexError("another run holds %s (a backup, a retention or a restore of this instance): "
+                                       "runs for one instance cannot overlap" % self.path)
             raise
         return self
 
@@ -115,13 +200,15 @@ class InstanceLock(object):
 _ENTRY_RE = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}T\d{6}Z)\.(?P<ext>rdb|json)$")
 
 
-def list_backups(directory, verify=False):
+def list_backups(directory, verify=False, cluster=None):
     """Every backup of one instance, oldest first, as dicts.
 
     Each entry: id, rdb, manifest (path or None), document (parsed manifest or
     None), created (datetime or None), status: "ok", "missing-rdb",
     "no-manifest" (an .rdb nobody vouches for), "unparseable" (manifest
-    unreadable) or, with verify, "corrupt" (sha256 or size differs).
+    unreadable or of the wrong shape), "foreign" (the manifest names another
+    cluster than `cluster`) or, with verify, "corrupt" (sha256 or size differs).
+    Only "ok" entries are backups; no entry, however malformed, stops the listing.
     """
     if not os.path.isdir(directory):
         return []
@@ -131,26 +218,58 @@ def list_backups(directory, verify=False):
         if match:
             stem = filename[:-len(match.group("ext")) - 1]
             stems.setdefault(stem, set()).add(match.group("ext"))
-    entries = [_entry(directory, stem, exts, verify) for stem, exts in stems.items()]
+    entries = [_entry(directory, stem, exts, verify, cluster) for stem, exts in stems.items()]
     return sorted(entries, key=lambda e: e["id"].rsplit("-", 1)[-1])
 
 
-def _entry(directory, stem, exts, verify):
+def manifest_problem(document):
+    """Why a parsed manifest cannot describe a backup, or None when its shape is right."""
+    if not isinstance(document, dict):
+        return "a manifest is a JSON object, this is %s" % type(document).__name__
+    if document.get("format") != MANIFEST_FORMAT:
+        return "unknown manifest format %r" % (document.get("format"),)
+    sha = document.get("sha256")
+    if not isinstance(sha, str) or not re.match(r"^[0-9a-f]{64}$", sha):
+        return "sha256 is not a hex digest"
+    if not isinstance(document.get("bytes"), int) or isinstance(document.get("bytes"), bool) \
+            or document["bytes"] < 0:
+        return "bytes is not a size"
+    try:
+        parse_iso(document.get("finished_at"))
+    except (TypeError, ValueError):
+        return "finished_at is not a UTC time like 2026-11-22T01:22:33Z"
+    if "cluster" in document and not isinstance(document["cluster"], str):
+        return "cluster is not a string"
+    return None
+
+
+def _read_manifest(path):
+    """(document, problem): the parsed manifest, or why it cannot be used."""
+    try:
+        with open(path, "rb") as handle:
+            document = json.loads(handle.read(1024 * 1024).decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, "manifest cannot be read: %s" % exc
+    problem = manifest_problem(document)
+    return (None, "malformed manifest: %s" % problem) if problem else (document, None)
+
+
+def _entry(directory, stem, exts, verify, cluster):
     entry = {"id": stem, "rdb": os.path.join(directory, stem + ".rdb"), "manifest": None,
              "document": None, "created": None, "status": "ok", "reason": ""}
     if "json" not in exts:
         entry.update(status="no-manifest", reason="an .rdb without a manifest is not a backup")
         return entry
     entry["manifest"] = os.path.join(directory, stem + ".json")
-    try:
-        with open(entry["manifest"]) as handle:
-            document = json.load(handle)
-        if document.get("format") != MANIFEST_FORMAT or "sha256" not in document:
-            raise ValueError("unknown manifest format %r" % document.get("format"))
-        entry["document"] = document
-        entry["created"] = parse_iso(document["finished_at"])
-    except (OSError, ValueError, KeyError) as exc:
-        entry.update(status="unparseable", reason="manifest cannot be read: %s" % exc)
+    document, problem = _read_manifest(entry["manifest"])
+    if problem:
+        entry.update(status="unparseable", reason=problem)
+        return entry
+    entry["document"] = document
+    entry["created"] = parse_iso(document["finished_at"])
+    if cluster is not None and document.get("cluster") != cluster:
+        entry.update(status="foreign", reason="the manifest names cluster %r, this directory holds %r's backups"
+                     % (document.get("cluster"), cluster))
         return entry
     if "rdb" not in exts:
         entry.update(status="missing-rdb", reason="the manifest's .rdb file is missing")
@@ -210,5 +329,5 @@ def public(entry):
         "rdb": entry["rdb"], "manifest": entry["manifest"],
         "created": iso(entry["created"]) if entry["created"] else None,
         "bytes": document.get("bytes"), "sha256": document.get("sha256"),
-        "keys_total": document.get("keys_total"),
+        "keys_total": document.get("keys_total"), "cluster": document.get("cluster"),
     }

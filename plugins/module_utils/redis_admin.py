@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
+import re
 import shlex
 import time
 
@@ -171,3 +173,57 @@ def rdb_location(cli, shell):
         raise RedisAdminError("cannot find the server's data directory (process %s)" % pid)
     name = lines[1].strip('"') if len(lines) > 1 and lines[1] else "dump.rdb"
     return lines[0], name
+
+
+# Sample values, binary-safe: key names never pass through a shell, an argument
+# or a text decoder. The server reads them hex-encoded from the CLI's last
+# argument (`-x`: stdin) and answers one ASCII line per key: the key in hex,
+# the sha1 of its DUMP ("-" when the key does not exist) and its PTTL.
+SAMPLE_LUA = """#!lua flags=no-writes
+local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', string.byte(c)) end)) end
+local function unhex(h) return (h:gsub('..', function(x) return string.char(tonumber(x, 16)) end)) end
+local function one(key)
+  local dump = redis.call('DUMP', key)
+  if not dump then return hex(key) .. ' - -2' end
+  return hex(key) .. ' ' .. redis.sha1hex(dump) .. ' ' .. redis.call('PTTL', key)
+end
+local out, count = {}, tonumber(ARGV[1])
+if count > 0 then
+  for i = 1, count do
+    local key = redis.call('RANDOMKEY')
+    if key then out[#out + 1] = one(key) end
+  end
+else
+  for word in string.gmatch(ARGV[2] or '', '%x+') do out[#out + 1] = one(unhex(word)) end
+end
+return out
+"""
+_SAMPLE_LINE = re.compile(r"^((?:[0-9a-f]{2})*) ([0-9a-f]{40}|-) (-?\d+)$")
+
+
+def sample_values(run_cli, count=0, keys=()):
+    """{key bytes: (sha1 of DUMP or None when missing, PTTL)}: `count` random keys, or exactly `keys`.
+
+    run_cli(args, stdin_bytes) runs the CLI in the database to sample and
+    returns its stdout (bytes). Random keys that vanish before they are read
+    are not samples.
+    """
+    stdin = b" ".join(binascii.hexlify(key) for key in keys)
+    out = run_cli(["-x", "EVAL", SAMPLE_LUA, "0", str(count)], stdin)
+    samples = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        if not line.strip():
+            continue  # an empty reply prints one empty line
+        match = _SAMPLE_LINE.match(line.strip())
+        if not match:
+            raise RedisAdminError("unexpected reply while sampling values: %s" % out[:300].decode("utf-8", "replace"))
+        digest = None if match.group(2) == "-" else match.group(2)
+        if count and digest is None:
+            continue
+        samples[binascii.unhexlify(match.group(1))] = (digest, int(match.group(3)))
+    return samples
+
+
+def key_text(key):
+    """A key name for messages: printable ASCII as is, every other byte escaped."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else "\\x%02x" % b for b in bytearray(key))

@@ -23,6 +23,12 @@ A failure in step 1 leaves the instance untouched (the upload is removed);
 any later failure rolls back: the old files go back in place and the
 instance and clients are started as they were. On a ReadWriteOncePod volume
 the helper cannot share the volume, so steps 1 and 2 swap.
+
+The state of the restore lives in the cluster (restore_state): a signal or a
+dead controller rolls back like a failure, a killed process leaves what a
+later `rollback` needs, and a second restore of the instance refuses. The
+restore holds the backup directory's lock, so retention cannot delete the
+backup being restored.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,9 +45,22 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
     AUTH_FROM_STDIN,
     BINARIES,
     check_reply,
+    key_text,
     keyspace,
     parse_info,
     pod_cli,
+    sample_values,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
+    STALE_SECONDS,
+    RestoreBusy,
+    RestoreInterrupted,
+    Signals,
+    StateRecorder,
+    Watch,
+    describe,
+    heartbeat_age,
+    read_state,
 )
 
 try:
@@ -75,13 +94,6 @@ ROLLBACK_SCRIPT = ('"$3" -p %(port)d SHUTDOWN NOSAVE >/dev/null 2>&1; '
                    'if [ -e "$1/.complete" ]; then rm -rf dump.rdb %(dir)s; fi; '
                    'for f in dump.rdb %(dir)s; do if [ -e "$1/$f" ]; then mv "$1/$f" .; fi; done; '
                    'rm -f "$1/.complete"; rmdir "$1"' % {"data": DATA, "dir": AOF_DIR, "port": HELPER_PORT})
-# Arguments: the CLI with its port, the database, how many random keys (0: the keys that follow).
-# One line per key: key, sha256 of its DUMP, its PTTL (-1 none, -2 gone).
-SAMPLE_SCRIPT = ('c=$1; db=$2; n=$3; shift 3; '
-                 'one() { printf "%s\\t%s\\t%s\\n" "$1" "$($c -n "$db" --raw DUMP "$1" | sha256sum | cut -c1-64)" '
-                 '"$($c -n "$db" PTTL "$1")"; }; '
-                 'if [ "$n" -gt 0 ]; then for i in $(seq "$n"); do k=$($c -n "$db" RANDOMKEY); '
-                 '[ -z "$k" ] || one "$k"; done; else for k in "$@"; do one "$k"; done; fi')
 MB = 1024 * 1024
 HEADROOM_BYTES = 64 * MB
 SAMPLE_KEYS = 20
@@ -113,15 +125,19 @@ def load_backup(manifest_path):
 
 
 def sample_mismatches(samples, now_samples, elapsed_ms):
-    """Keys whose value changed, or that vanished without a TTL that could have run out meanwhile."""
+    """Keys whose value changed, or that vanished without a TTL that could have run out meanwhile.
+
+    A sample is only ever a key that existed when it was taken; reading it as
+    missing later is a mismatch, never a match of two missing keys.
+    """
     bad = []
     for (db, key), (digest, pttl) in sorted(samples.items()):
         now_digest, now_pttl = now_samples.get((db, key), (None, -2))
-        if now_digest == digest:
+        if digest is not None and now_digest == digest:
             continue
-        if now_pttl == -2 and 0 <= pttl <= elapsed_ms:
+        if now_digest is None and 0 <= pttl <= elapsed_ms:
             continue  # it had less time to live than has passed
-        bad.append("db%s:%s" % (db, key))
+        bad.append("db%s:%s" % (db, key_text(key)))
     return bad
 
 
@@ -160,10 +176,17 @@ class Restore(object):
         self.sampled_at = None
         self.upload_mb_per_s = None
         self.down_since = None
+        self.recorder = StateRecorder(apps, namespace, statefulset)
+        self.signals = None
+        self.watch = None
 
     # -- bookkeeping ------------------------------------------------------
     def step(self, text):
         self.steps.append("%6.1fs %s" % (time.monotonic() - self.started, text))
+
+    def phase(self, name):
+        """Record the phase before the step it names: a later rollback reads it."""
+        self.recorder.update(phase=name, steps=self.steps[-3:])
 
     def wait(self, what, condition, timeout=None):
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -236,17 +259,35 @@ class Restore(object):
         claim = self.core.read_namespaced_persistent_volume_claim("data-%s" % self.pod, self.namespace)
         return "ReadWriteOncePod" not in (claim.spec.access_modes or [])
 
+    def helper_deadline(self):
+        """Seconds the helper may live: every step's timeout, with room; the kubelet ends it after that."""
+        return 8 * self.timeout + 300
+
     def helper_manifest(self, image, node):
+        """A pod that the restricted Pod Security Standard admits, with no API token and a deadline.
+
+        Its resources are the instance's: its server loads the same data.
+        """
+        deadline = self.helper_deadline()
         spec = {
             "restartPolicy": "Never",
-            "securityContext": {"runAsUser": 999, "runAsGroup": 999, "fsGroup": 999, "runAsNonRoot": True},
+            "activeDeadlineSeconds": deadline,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 5,
+            "securityContext": {"runAsUser": 999, "runAsGroup": 999, "fsGroup": 999, "runAsNonRoot": True,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": "restore", "image": image["image"], "imagePullPolicy": image["pull_policy"],
-                "command": ["sleep", "86400"],
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                "volumeMounts": [{"name": "data", "mountPath": DATA}],
+                "command": ["sleep", str(deadline)],
+                "resources": image["resources"],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                    "runAsNonRoot": True, "readOnlyRootFilesystem": True,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "volumeMounts": [{"name": "data", "mountPath": DATA}, {"name": "tmp", "mountPath": "/tmp"}],
             }],
-            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-%s" % self.pod}}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-%s" % self.pod}},
+                        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
         }
         if node:
             # Beside the instance: a ReadWriteOnce volume is already attached there.
@@ -299,41 +340,80 @@ class Restore(object):
         self.wait("the restore helper pod to stop",
                   lambda: self.pod_gone(self.helper) if until_gone else self.pod_stopped(self.helper))
 
-    # -- the procedure ----------------------------------------------------
-    def run(self):
-        self.started = time.monotonic()
-        sts = self.statefulset()
+    def instance_image(self, sts):
         container = next((c for c in sts.spec.template.spec.containers if c.name == "redis"), None)
         if container is None:
             raise RestoreError("StatefulSet %s has no container named redis" % self.name)
-        image = {"image": container.image, "pull_policy": container.image_pull_policy or "IfNotPresent"}
+        resources = container.resources.to_dict() if container.resources else {}
+        return {"image": container.image, "pull_policy": container.image_pull_policy or "IfNotPresent",
+                "resources": dict((k, v) for k, v in resources.items() if v and k in ("limits", "requests"))}
+
+    # -- the procedure ----------------------------------------------------
+    def run(self, backup_dir=None):
+        """Restore; roll back on any failure, signal or loss of the controller. Holds the backup directory's lock."""
+        self.started = time.monotonic()
+        with Signals() as signals:
+            self.signals = signals
+            if backup_dir:
+                with index.InstanceLock(backup_dir):
+                    return self.claimed_run()
+            return self.claimed_run()
+
+    def claimed_run(self):
+        sts = self.statefulset()
+        image = self.instance_image(sts)
         self.replicas = sts.spec.replicas or 1
         self.client_replicas = dict((n, self.apps.read_namespaced_deployment_scale(n, self.namespace).spec.replicas)
                                     for n in self.clients)
         live = self.read_pod(self.pod)
         node = live.spec.node_name if live is not None and live.spec.node_name and self.shares_volume() else None
-        try:
-            if node:
-                self.start_helper(image, node)
-                self.place_backup()
-                self.stop()
-            else:
-                self.stop()
-                self.start_helper(image)
-                self.place_backup()
-            self.swap_in_backup()
-            verified = self.start_and_verify()
-        except Exception as exc:
-            self.step("FAILED: %s" % exc)
-            rollback = self.rollback(image, node)
-            raise RestoreError("%s; %s" % (exc, rollback))
-        self.drop_old_data()
-        self.scale_clients(self.client_replicas)
-        self.step("clients scaled back")
+        self.recorder.claim(self.recorded(node, "preparing"))
+        with Watch(self.recorder) as watch:
+            self.watch = watch
+            try:
+                verified = self.procedure(image, node)
+            except BaseException as exc:  # RestoreInterrupted included: every way out rolls back
+                self.signals.shielded = True
+                reason = self.reason(exc)
+                self.step("FAILED: %s" % reason)
+                rollback = self.rollback(image, node)
+                raise RestoreError("%s; %s" % (reason, rollback))
+            self.signals.shielded = True  # verified: finishing is shorter and safer than undoing
+            self.phase("finishing")
+            self.drop_old_data()
+            self.scale_clients(self.client_replicas)
+            self.step("clients scaled back")
+            self.recorder.clear()
         return dict(verified, rto_seconds=round(time.monotonic() - self.started, 1), steps=self.steps,
                     downtime_seconds=round(time.monotonic() - self.down_since, 1))
 
+    def recorded(self, node, phase):
+        return {"id": self.stamp, "backup": self.manifest["id"], "backup_cluster": self.manifest.get("cluster"),
+                "phase": phase, "replicas": self.replicas, "clients": self.client_replicas, "aside": self.aside,
+                "upload": self.upload_path, "helper": self.helper, "node": node or "",
+                "started_at": index.iso(index.utc_now())}
+
+    def reason(self, exc):
+        if isinstance(exc, RestoreInterrupted):
+            if self.watch is not None and self.watch.lost_controller:
+                return "interrupted: the ansible-playbook that started the restore is gone"
+            return "%s" % exc
+        return "%s" % exc
+
+    def procedure(self, image, node):
+        if node:
+            self.start_helper(image, node)
+            self.place_backup()
+            self.stop()
+        else:
+            self.stop()
+            self.start_helper(image)
+            self.place_backup()
+        self.swap_in_backup()
+        return self.start_and_verify()
+
     def stop(self):
+        self.phase("stopping")
         self.down_since = time.monotonic()
         self.scale_clients(dict((n, 0) for n in self.client_replicas))
         self.scale_statefulset(0)
@@ -367,10 +447,12 @@ class Restore(object):
         self.step("%s read all %s keys%s" % (check, self.rdb_keys, ", CRC64 matches" if by_checksum else ""))
 
     def swap_in_backup(self):
+        self.phase("swapping")
         self.data_moved = True  # from here a failure must put the old files back
         self.helper_sh(SWAP_SCRIPT, args=[self.aside, self.upload_path])
         self.step("old data set aside in %s; the backup is dump.rdb and the AOF base (%s/%s)"
                   % (self.aside, AOF_DIR, AOF_BASE))
+        self.phase("verifying")
 
     def start_and_verify(self):
         """Two starts in the helper (the second is the restart that catches the trap), then the instance."""
@@ -466,47 +548,102 @@ class Restore(object):
         return info
 
     def read_samples(self, server, live, keys=None):
-        """{(db, key): (sha256 of DUMP, PTTL)}: up to SAMPLE_KEYS random keys per database, or the given keys."""
+        """{(db, key bytes): (sha1 of DUMP or None, PTTL)}: up to SAMPLE_KEYS random keys per database, or `keys`."""
         found = {}
         for db in sorted(live):
             number = db[2:]
             wanted = [key for (key_db, key) in (keys or {}) if key_db == number]
             if keys is not None and not wanted:
                 continue
-            rc, out, err = run(self.configuration, self.namespace, server.pod, server.container,
-                               ["sh", "-c", AUTH_FROM_STDIN + SAMPLE_SCRIPT, "sh",
-                                "%s -p %d" % (BINARIES[self.flavor]["cli"], server.port), number,
-                                "0" if keys is not None else str(SAMPLE_KEYS)] + wanted,
-                               stdin_data=(server.password or "").encode("utf-8") + b"\n", timeout=self.timeout)
+            values = sample_values(self.db_cli(server, number), count=0 if keys is not None else SAMPLE_KEYS,
+                                   keys=wanted)
+            found.update(((number, key), value) for key, value in values.items())
+        return found
+
+    def db_cli(self, server, number):
+        """A run_cli(args, stdin) for sample_values: the CLI on one database, the password first on stdin."""
+        def run_cli(args, stdin):
+            command = ["sh", "-c", AUTH_FROM_STDIN + 'exec "$@"', "sh", BINARIES[self.flavor]["cli"],
+                       "-p", str(server.port), "-n", number] + args
+            rc, out, err = run(self.configuration, self.namespace, server.pod, server.container, command,
+                               stdin_data=(server.password or "").encode("utf-8") + b"\n" + stdin,
+                               timeout=self.timeout)
             if rc != 0:
                 raise RestoreError("reading sample keys failed (%d): %s" % (rc, err.decode("utf-8", "replace")[:300]))
-            for line in out.decode("utf-8", "replace").splitlines():
-                key, digest, pttl = line.rsplit("\t", 2)
-                found[(number, key)] = (digest, int(pttl or -2))
-        return found
+            return out
+        return run_cli
 
     def drop_old_data(self):
         rc, out, err = run(self.configuration, self.namespace, self.pod, "redis", ["rm", "-rf", self.aside])
         self.step("old data %s" % ("removed" if rc == 0 else "NOT removed: %s" % err.decode().strip()))
 
+    def remove_upload_beside_instance(self):
+        """Before the stop the instance shares the volume: its container can remove a left-over upload."""
+        if self.pod_ready(self.pod):
+            run(self.configuration, self.namespace, self.pod, "redis", ["rm", "-f", self.upload_path])
+
     def rollback(self, image, node):
         """Put the old files back and start everything as it was. Returns what it did, for the message."""
         try:
-            if self.data_moved:
+            self.recorder.update(phase="rolling-back")
+            if self.down_since is not None:  # stopped (or being stopped): nothing may run on the volume
                 self.scale_statefulset(0)
                 self.wait("pod %s to stop" % self.pod, lambda: self.pod_stopped(self.pod))
                 if not self.helper_usable():
                     self.start_helper(image, node)
             if self.helper_usable():
                 self.helper_sh(ROLLBACK_SCRIPT, args=[self.aside, self.upload_path, BINARIES[self.flavor]["cli"]])
+            else:
+                self.remove_upload_beside_instance()
             if not self.pod_gone(self.helper):
                 self.delete_helper(until_gone=True)
             if self.down_since is None and not self.data_moved:
+                self.recorder.clear()
                 return "nothing was changed: the instance kept running on its data"
             self.scale_statefulset(self.replicas)
             self.scale_clients(self.client_replicas)
             self.wait("pod %s to be Ready after the rollback" % self.pod, lambda: self.pod_ready(self.pod))
-        except Exception as exc:  # the message must say the instance needs hands
-            return ("ROLLBACK FAILED (%s): follow docs/dr-runbook.md 'Manual rollback'; old data in %s on volume "
-                    "data-%s" % (exc, self.aside, self.pod))
+            self.recorder.clear()
+        except BaseException as exc:  # the message must say the instance needs hands
+            return ("ROLLBACK FAILED (%s): run `ansible-playbook playbooks/restore.yml -e rollback=yes`, or follow "
+                    "docs/dr-runbook.md 'Manual rollback'; old data in %s on volume data-%s"
+                    % (exc, self.aside, self.pod))
         return "rolled back: the instance runs on its previous data"
+
+
+def rollback_interrupted(configuration, core, apps, namespace, statefulset, flavor="redis", timeout=300):
+    """Undo (or, once verified, finish) a restore whose process is gone, from the state it recorded."""
+    restore = Restore(configuration, core, apps, namespace, statefulset, {"id": None}, None, flavor=flavor,
+                      timeout=timeout)
+    sts = restore.statefulset()
+    state = read_state(sts)
+    if state is None:
+        return {"changed": False, "msg": "no restore is recorded on %s/%s: nothing to roll back" % (namespace,
+                                                                                                    statefulset)}
+    if heartbeat_age(state) < STALE_SECONDS:
+        raise RestoreBusy("a restore of %s/%s is still running (heartbeat %ds ago, %s): it rolls back by itself "
+                          "if it fails; wait for it" % (namespace, statefulset, heartbeat_age(state),
+                                                        state.get("owner")))
+    for key in ("replicas", "clients", "aside", "upload", "helper", "phase"):
+        if key not in state:
+            raise RestoreError("the recorded restore state lacks %r (%s): follow docs/dr-runbook.md 'Manual "
+                               "rollback'" % (key, json.dumps(state)[:300]))
+    restore.replicas, restore.client_replicas = state["replicas"], state["clients"]
+    restore.aside, restore.upload_path, restore.helper = state["aside"], state["upload"], state["helper"]
+    restore.data_moved = state["phase"] not in ("preparing", "stopping")
+    restore.down_since = None if state["phase"] == "preparing" else time.monotonic()
+    restore.steps.append("taking over %s" % describe(state))
+    restore.recorder.adopt(state)
+    with Signals() as signals:
+        signals.shielded = True  # a rollback is not interrupted halfway
+        if state["phase"] == "finishing":
+            restore.scale_statefulset(restore.replicas)
+            restore.scale_clients(restore.client_replicas)
+            restore.recorder.clear()
+            return {"changed": True, "phase": state["phase"], "msg": "the interrupted restore of %s had been verified: "
+                    "kept the restored data, started the instance and clients as they were" % state.get("backup")}
+        outcome = restore.rollback(restore.instance_image(sts), state.get("node") or None)
+    if outcome.startswith("ROLLBACK FAILED"):
+        raise RestoreError(outcome)
+    return {"changed": True, "phase": state["phase"], "msg": "interrupted restore of %s (phase %s): %s"
+            % (state.get("backup"), state["phase"], outcome)}

@@ -127,13 +127,19 @@ def unchanged_since(latest_entry, persistence):
 class Snapshot(object):
     """One snapshot of one instance. run() returns the manifest (or a skip/check result)."""
 
-    def __init__(self, configuration, cli, target, dest, name, flavor="redis", save_timeout=600,
-                 transfer_timeout=60, verify=True, skip_unchanged=True, check_mode=False):
+    def __init__(self, configuration, cli, target, dest, name, cluster, flavor="redis", save_timeout=600,
+                 transfer_timeout=60, verify=True, skip_unchanged=True, check_mode=False, modes=None):
         self.configuration = configuration
         self.cli = cli
         self.namespace, self.pod, self.container = target
-        self.directory = index.instance_dir(dest, self.namespace, name)
+        self.cluster = cluster
+        self.directory = index.instance_dir(dest, cluster, self.namespace, name)
+        modes = dict({"file_mode": index.FILE_MODE, "dir_mode": index.DIR_MODE}, **(modes or {}))
+        self.file_mode = index.parse_mode(modes["file_mode"], "file_mode")
+        self.dir_mode = index.parse_mode(modes["dir_mode"], "dir_mode")
         self.name = name
+        self.leftovers_removed = []
+        self.malformed = []
         self.flavor = flavor
         self.save_timeout = save_timeout
         self.transfer_timeout = transfer_timeout
@@ -151,8 +157,10 @@ class Snapshot(object):
         flavor, version = server_identity(parse_info(self.cli("INFO", "server")))
         persistence = parse_info(check_reply(self.cli("INFO", "persistence"), "INFO"))
         if not self.check_mode:
-            make_dirs(self.directory)
-        latest_entry = index.latest(index.list_backups(self.directory))
+            index.make_dirs(self.directory, self.dir_mode)
+        entries = index.list_backups(self.directory, cluster=self.cluster)
+        self.malformed = [entry for entry in entries if entry["status"] != "ok"]
+        latest_entry = index.latest(entries)
         if self.skip_unchanged and unchanged_since(latest_entry, persistence):
             return {"changed": False, "unchanged": True, "id": latest_entry["id"],
                     "msg": "no write since backup %s: nothing new to back up" % latest_entry["id"]}
@@ -160,6 +168,7 @@ class Snapshot(object):
             return {"changed": True, "msg": "would take an RDB snapshot of %s/%s into %s"
                     % (self.namespace, self.pod, self.directory)}
         with index.InstanceLock(self.directory):
+            self.leftovers_removed = index.clean_leftovers(self.directory)
             return self.snapshot(started, clock, flavor, version)
 
     def snapshot(self, started, clock, flavor, version):
@@ -182,6 +191,7 @@ class Snapshot(object):
         manifest = {
             "format": index.MANIFEST_FORMAT,
             "id": backup,
+            "cluster": self.cluster,
             "file": os.path.basename(final),
             "sha256": sink.digest.hexdigest(),
             "bytes": sink.bytes,
@@ -191,7 +201,8 @@ class Snapshot(object):
             "keys": keys,
             "keys_total": sum(db["keys"] for db in keys.values()),
             "lastsave": int(persistence["rdb_last_save_time"]),
-            "source": {"namespace": self.namespace, "pod": self.pod, "container": self.container,
+            "source": {"cluster": self.cluster, "namespace": self.namespace, "pod": self.pod,
+                       "container": self.container,
                        "path": directory + "/" + filename},
             "checks": checks,
             "started_at": index.iso(started),
@@ -203,7 +214,7 @@ class Snapshot(object):
         }
         manifest_path = os.path.join(self.directory, backup + ".json")
         try:
-            index.write_json_atomically(manifest_path, manifest)
+            index.write_json_atomically(manifest_path, manifest, self.file_mode)
         except BaseException:
             os.unlink(final)  # no manifest, no backup
             raise
@@ -212,7 +223,7 @@ class Snapshot(object):
     def copy(self, source, temp):
         check_binary = BINARIES[self.flavor]["check_rdb"] if self.verify else "/nonexistent"
         start = time.monotonic()
-        with open(temp, "wb") as handle:
+        with index.create_private(temp, self.file_mode) as handle:
             with FileSink(handle) as sink:
                 with PodExec(self.configuration, self.namespace, self.pod, self.container,
                              ["sh", "-c", COPY_SCRIPT, "sh", source, check_binary],
@@ -290,11 +301,3 @@ def publish(temp, final):
     os.unlink(temp)
     index.fsync_dir(os.path.dirname(final))
 
-
-def make_dirs(path):
-    try:
-        os.makedirs(path, mode=0o750, exist_ok=True)
-    except OSError as exc:
-        raise SnapshotError("cannot create the backup directory %s: %s" % (path, exc))
-    if not os.access(path, os.W_OK):
-        raise SnapshotError("the backup directory %s is not writable" % path)

@@ -13,8 +13,9 @@ module: redis_backup_info
 short_description: List the backups of a Redis/Valkey instance and find the latest trustworthy one
 version_added: 0.1.0
 description:
-  - Reads the backup index of one instance (the JSON manifests under I(dest)/<namespace>/<name>/) and reports
-    every backup with a status, oldest first.
+  - Reads the backup index of one instance (the JSON manifests under I(dest)/<cluster>/<namespace>/<name>/) and
+    reports every backup with a status, oldest first. A manifest that cannot be read or has the wrong shape is
+    listed as C(unparseable) with a warning, one naming another cluster as C(foreign); neither stops the listing.
   - With I(verify), recomputes each file's sha256 and size and compares them with its manifest.
   - C(latest) is the newest backup whose manifest is readable and (with I(verify)) whose sha256 still matches.
 author:
@@ -39,6 +40,7 @@ EXAMPLES = r"""
 - name: List the backups, checking every file
   alertmanagerpp.datastores.redis_backup_info:
     dest: /srv/backups/alertmanagerpp
+    cluster: prod-eu-1
     namespace: alertmanagerpp
     name: alertmanagerpp-redis
     verify: true
@@ -84,11 +86,18 @@ def main():
         ),
         supports_check_mode=True,
     )
-    directory = index.instance_dir(module.params["dest"], module.params["namespace"], module.params["name"])
+    params = module.params
+    directory = None
     try:
-        entries = index.list_backups(directory, verify=module.params["verify"])
+        directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
+        entries = index.list_backups(directory, verify=params["verify"], cluster=params["cluster"])
+    except index.BackupIndexError as exc:
+        module.fail_json(msg=str(exc))
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot read backups in %s: %s" % (directory, exc))
+    for entry in entries:
+        if entry["status"] in ("unparseable", "foreign"):
+            module.warn("%s is not a backup of this instance: %s" % (entry["manifest"], entry["reason"]))
     latest = index.latest(entries)
     module.exit_json(changed=False, directory=directory, backups=[index.public(e) for e in entries],
                      latest=index.public(latest) if latest else None)

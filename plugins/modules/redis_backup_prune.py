@@ -18,7 +18,8 @@ description:
   - Never deletes the newest backup whose sha256 still matches its manifest.
   - Never deletes what it cannot parse (unreadable manifest, RDB without manifest, manifest without RDB, a file
     whose sha256 no longer matches); it reports them in C(untouched) and warns.
-  - Takes the instance lock, so it cannot run during a snapshot of the same instance.
+  - Takes the instance lock, so it cannot run during a snapshot or a restore of the same instance; under it,
+    removes the files that killed runs left (partial downloads, manifest temp files).
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 extends_documentation_fragment:
@@ -43,6 +44,7 @@ EXAMPLES = r"""
 - name: Keep two weeks of backups, and at least the last 14
   alertmanagerpp.datastores.redis_backup_prune:
     dest: /srv/backups/alertmanagerpp
+    cluster: prod-eu-1
     namespace: alertmanagerpp
     name: alertmanagerpp-redis
     keep_last: 14
@@ -65,6 +67,11 @@ untouched:
   returned: always
   type: list
   elements: dict
+leftovers_removed:
+  description: Files of killed runs removed (would be removed, in check mode).
+  returned: always
+  type: list
+  elements: str
 """
 
 import os
@@ -88,12 +95,13 @@ def main():
         module.fail_json(msg="keep_last must be at least 1 (the newest backup is always kept)")
     if params["keep_days"] is not None and params["keep_days"] < 0:
         module.fail_json(msg="keep_days must not be negative")
-    directory = index.instance_dir(params["dest"], params["namespace"], params["name"])
-    if not os.path.isdir(directory):
-        module.exit_json(changed=False, deleted=[], kept=[], untouched=[])
     try:
+        directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
+        if not os.path.isdir(directory):
+            module.exit_json(changed=False, deleted=[], kept=[], untouched=[], leftovers_removed=[])
         with index.InstanceLock(directory):
-            entries = index.list_backups(directory, verify=True)
+            leftovers = leftover_names(directory) if module.check_mode else index.clean_leftovers(directory)
+            entries = index.list_backups(directory, verify=True, cluster=params["cluster"])
             delete, keep, untouched = index.retention_plan(entries, params["keep_last"], params["keep_days"])
             if not module.check_mode:
                 for entry in delete:
@@ -104,8 +112,13 @@ def main():
         module.fail_json(msg="retention in %s failed: %s" % (directory, exc))
     for entry in untouched:
         module.warn("left %s alone: %s (%s)" % (entry["id"], entry["status"], entry["reason"]))
-    module.exit_json(changed=bool(delete), deleted=[e["id"] for e in delete], kept=[e["id"] for e in keep],
-                     untouched=[index.public(e) for e in untouched])
+    module.exit_json(changed=bool(delete or leftovers), deleted=[e["id"] for e in delete],
+                     kept=[e["id"] for e in keep], untouched=[index.public(e) for e in untouched],
+                     leftovers_removed=leftovers)
+
+
+def leftover_names(directory):
+    return sorted(name for name in os.listdir(directory) if index.LEFTOVER_RE.match(name))
 
 
 if __name__ == "__main__":

@@ -23,16 +23,33 @@ description:
     restart that catches the AOF trap), then the instance starts and is checked the same way.
     Only then are the old files removed and the clients started.
   - Any failure after the stop rolls back to exactly the previous files and restarts the instance and clients
-    as they were.
+    as they were. So do SIGINT (Ctrl-C), SIGTERM (a cancelled job), SIGHUP and the death of the ansible-playbook
+    that started the module (watched through its process ancestors); a second signal does not stop the rollback.
+  - Before it changes anything, the restore records its state in the annotation C(alertmanagerpp.io/restore) on
+    the StatefulSet (phase, replica counts of the StatefulSet and the clients, where the old data is, the helper)
+    and keeps a heartbeat in it. A second restore of the instance refuses while it is there. When the process
+    itself was killed, the next run refuses and names I(rollback=true), which undoes the restore from that state
+    (or, when it had been verified, finishes it).
+  - Holds the lock of the backup's directory while it runs, so retention cannot delete the backup it restores.
+  - Sample values are read binary-safely (any byte in key names and values) and a key read as missing never
+    counts as a match.
   - For instances deployed by the C(alertmanagerpp.datastores.redis) role (standalone, pod 0, PVC
     C(data-<statefulset>-0), data in C(/data)).
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
   manifest:
-    description: Path of the backup's JSON manifest; its RDB is the file with the same name ending in C(.rdb).
+    description:
+      - Path of the backup's JSON manifest; its RDB is the file with the same name ending in C(.rdb).
+      - Required unless I(rollback).
     type: path
-    required: true
+  rollback:
+    description:
+      - Instead of restoring, undo an interrupted restore of the instance from the state it recorded on the
+        StatefulSet; refuses while that restore's heartbeat is fresh (it is still running). Nothing recorded,
+        nothing done.
+    type: bool
+    default: false
   clients:
     description: Deployments in I(namespace) to scale to 0 during the restore and back afterwards.
     type: list
@@ -68,12 +85,22 @@ EXAMPLES = r"""
     password_secret: alertmanagerpp-redis-auth
     manifest: /var/backups/alertmanagerpp/alertmanagerpp/alertmanagerpp-redis/alertmanagerpp-redis-20261122T012233Z.json
     clients: [alertmanagerpp]
+
+- name: Undo a restore that was killed halfway
+  alertmanagerpp.datastores.redis_restore:
+    namespace: alertmanagerpp
+    statefulset: alertmanagerpp-redis
+    rollback: true
 """
 
 RETURN = r"""
 backup:
   description: Id of the restored backup.
-  returned: always
+  returned: unless rollback
+  type: str
+msg:
+  description: What a rollback of an interrupted restore did, or what check mode would do.
+  returned: when rollback or in check mode
   type: str
 keys:
   description: Keys per database in the restored instance.
@@ -125,8 +152,11 @@ steps:
   elements: str
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import BackupIndexError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_ARG_SPEC,
     INSTANCE_MUTUALLY_EXCLUSIVE,
@@ -143,6 +173,12 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore 
     Restore,
     RestoreError,
     load_backup,
+    rollback_interrupted,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
+    RestoreBusy,
+    busy_message,
+    read_state,
 )
 
 try:
@@ -152,27 +188,36 @@ except ImportError:  # reported through kube_configuration()
     ApiException = None
 
 
-def main():
+def argument_spec():
     spec = dict(
-        manifest=dict(type="path", required=True),
+        manifest=dict(type="path"),
+        rollback=dict(type="bool", default=False),
         clients=dict(type="list", elements="str", default=[]),
         timeout=dict(type="int", default=300),
         pod_restart=dict(type="bool", default=False),
     )
     spec.update(INSTANCE_ARG_SPEC)
     spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE,
-                           supports_check_mode=True)
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE,
+                           required_if=[("rollback", False, ("manifest",))], supports_check_mode=True)
     params = module.params
     if not params["statefulset"] or params["pod"]:
         module.fail_json(msg="redis_restore restores into a StatefulSet: set statefulset (not pod)")
     target = "%s/%s" % (params["namespace"], params["statefulset"])
     try:
-        manifest = load_backup(params["manifest"])
         configuration = kube_configuration(params)
         api = ApiClient(configuration)
         core, apps = CoreV1Api(api), AppsV1Api(api)
-        apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"])
+        if params["rollback"]:
+            module.exit_json(**roll_back(module, configuration, core, apps))
+        manifest = load_backup(params["manifest"])
+        recorded = read_state(apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"]))
+        if recorded is not None:
+            raise RestoreBusy(busy_message(recorded, target))
         password = read_password(core, params)
         if password:
             module.no_log_values.add(password)
@@ -181,14 +226,27 @@ def main():
                              msg="would restore %s (%d keys) into %s" % (manifest["id"], manifest["keys_total"], target))
         result = Restore(configuration, core, apps, params["namespace"], params["statefulset"], manifest, password,
                          flavor=params["flavor"], port=params["port"], clients=params["clients"],
-                         timeout=params["timeout"], pod_restart=params["pod_restart"]).run()
-    except (RestoreError, InstanceError, PodExecError, RdbError) as exc:
+                         timeout=params["timeout"], pod_restart=params["pod_restart"]
+                         ).run(backup_dir=os.path.dirname(manifest["rdb_path"]))
+    except (RestoreError, RestoreBusy, InstanceError, PodExecError, RdbError, BackupIndexError) as exc:
         module.fail_json(msg="restore into %s failed: %s" % (target, exc))
     except Exception as exc:  # ApiException from the client: its status and reason say what went wrong
         if ApiException is None or not isinstance(exc, ApiException):
             raise
         module.fail_json(msg="restore into %s failed: %s %s" % (target, exc.status, exc.reason))
     module.exit_json(changed=True, backup=manifest["id"], backup_keys=manifest.get("keys", {}), **result)
+
+
+def roll_back(module, configuration, core, apps):
+    """The rollback of an interrupted restore (check mode: what it would do)."""
+    params = module.params
+    if module.check_mode:
+        recorded = read_state(apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"]))
+        if recorded is None:
+            return {"changed": False, "msg": "no restore is recorded: nothing to roll back"}
+        return {"changed": True, "msg": "would roll back the recorded restore: %s" % recorded}
+    return rollback_interrupted(configuration, core, apps, params["namespace"], params["statefulset"],
+                                flavor=params["flavor"], timeout=params["timeout"])
 
 
 if __name__ == "__main__":

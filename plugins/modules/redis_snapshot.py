@@ -21,7 +21,10 @@ description:
   - Checks the copy (magic, version, end marker, CRC64; C(redis-check-rdb) in the pod on the same file and on the
     controller where available), writes it under a temporary name and renames it only when every check passed,
     then writes a JSON manifest beside it. A backup without its manifest does not exist.
-  - Files go to I(dest)/<namespace>/<name>/<name>-<UTC YYYYmmddTHHMMSSZ>.rdb and .json.
+  - Files go to I(dest)/<cluster>/<namespace>/<name>/<name>-<UTC YYYYmmddTHHMMSSZ>.rdb and .json, created with
+    I(file_mode) in directories with I(dir_mode). The manifest names the cluster.
+  - Under the lock, files that killed runs left (partial downloads, manifest temp files) are removed; entries
+    that are not backups (a malformed manifest, an RDB without one) are reported as warnings and left alone.
   - With I(skip_unchanged), no new backup is taken when nothing was written since the latest backup's save.
   - Two runs for the same instance cannot overlap (a lock in the instance directory).
 author:
@@ -33,6 +36,12 @@ options:
   dest:
     description: Base directory of the backups on the controller.
     type: path
+    required: true
+  cluster:
+    description:
+      - Identity of the Kubernetes cluster the instance runs in; a directory level and a manifest field.
+      - Letters, digits, C(.), C(_) and C(-). The roles default it to the UID of the C(kube-system) namespace.
+    type: str
     required: true
   save_timeout:
     description: Seconds to wait for the new RDB save.
@@ -62,6 +71,7 @@ requirements:
 extends_documentation_fragment:
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
+  - alertmanagerpp.datastores.backup_instance.modes
 """
 
 EXAMPLES = r"""
@@ -71,6 +81,7 @@ EXAMPLES = r"""
     statefulset: alertmanagerpp-redis
     password_secret: alertmanagerpp-redis-auth
     dest: /srv/backups/alertmanagerpp
+    cluster: prod-eu-1
   register: backup
 
 - name: Snapshot one pod of a Valkey instance with a password from the vault
@@ -81,6 +92,7 @@ EXAMPLES = r"""
     flavor: valkey
     password: "{{ vault_valkey_password }}"
     dest: /srv/backups
+    cluster: staging-1
     skip_unchanged: false
 """
 
@@ -159,6 +171,15 @@ transfer_mb_per_s:
   description: Copy rate in MB/s (10^6 bytes).
   returned: when a snapshot was taken
   type: float
+cluster:
+  description: The cluster id, as in the path and the manifest.
+  returned: when a snapshot was taken
+  type: str
+leftovers_removed:
+  description: Files of killed runs removed from the instance directory before this snapshot.
+  returned: when a snapshot was taken
+  type: list
+  elements: str
 unchanged:
   description: True when no snapshot was taken because nothing was written since the latest backup (its id is in I(id)).
   returned: when nothing changed
@@ -167,7 +188,7 @@ unchanged:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import BackupIndexError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import MODES_ARG_SPEC, BackupIndexError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE,
     INSTANCE_REQUIRED_ONE_OF,
@@ -185,10 +206,12 @@ def argument_spec():
     return module_argument_spec(
         name=dict(type="str"),
         dest=dict(type="path", required=True),
+        cluster=dict(type="str", required=True),
         save_timeout=dict(type="int", default=600),
         transfer_timeout=dict(type="int", default=60),
         verify=dict(type="bool", default=True),
         skip_unchanged=dict(type="bool", default=True),
+        **MODES_ARG_SPEC
     )
 
 
@@ -204,10 +227,16 @@ def main():
         configuration, dummy, pod, dummy, cli = connect(module)
         snapshot = Snapshot(
             configuration, cli, (params["namespace"], pod, params["container"]), params["dest"],
-            params["name"] or params["statefulset"] or params["pod"], flavor=params["flavor"],
+            params["name"] or params["statefulset"] or params["pod"], params["cluster"], flavor=params["flavor"],
             save_timeout=params["save_timeout"], transfer_timeout=params["transfer_timeout"],
-            verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode)
+            verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode,
+            modes={"file_mode": params["file_mode"], "dir_mode": params["dir_mode"]})
         result = snapshot.run()
+        for entry in snapshot.malformed:
+            module.warn("%s in %s is not a backup and was left alone: %s (%s)"
+                        % (entry["id"], snapshot.directory, entry["status"], entry["reason"]))
+        if snapshot.leftovers_removed:
+            result["leftovers_removed"] = snapshot.leftovers_removed
     except (InstanceError, SnapshotError, RedisAdminError, PodExecError, RdbError, BackupIndexError) as exc:
         module.fail_json(msg="snapshot of %s/%s failed: %s" % (
             params["namespace"], params["pod"] or params["statefulset"], exc))

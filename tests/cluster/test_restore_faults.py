@@ -59,7 +59,7 @@ def backed_up_instance(core, apps, request, tmp_path_factory, flavor):
     cli = pod_cli(configuration, namespace, POD, "redis", None, flavor=flavor)
     cli("EVAL", WRITE_A, "0")
     manifest = snapshot_module.Snapshot(configuration, cli, (namespace, POD, "redis"),
-                                        str(tmp_path_factory.mktemp("backups")), NAME, flavor=flavor,
+                                        str(tmp_path_factory.mktemp("backups")), NAME, "test-cluster", flavor=flavor,
                                         skip_unchanged=False).run()
     assert manifest["keys_total"] == 320
     manifest = restore_module.load_backup(manifest["manifest_path"])  # as the module reads it

@@ -32,16 +32,19 @@ def instance(core, apps, request):
     return configuration, namespace
 
 
+CLUSTER = "test-cluster"
+
+
 def make_snapshot(instance, dest):
     configuration, namespace = instance
     pod = NAME + "-0"
     cli = pod_cli(configuration, namespace, pod, "redis", None)
-    return snapshot_module.Snapshot(configuration, cli, (namespace, pod, "redis"), str(dest), NAME,
+    return snapshot_module.Snapshot(configuration, cli, (namespace, pod, "redis"), str(dest), NAME, CLUSTER,
                                     skip_unchanged=False)
 
 
 def published(dest, instance):
-    directory = os.path.join(str(dest), instance[1], NAME)
+    directory = os.path.join(str(dest), CLUSTER, instance[1], NAME)
     return sorted(f for f in os.listdir(directory) if f != ".lock") if os.path.isdir(directory) else []
 
 

@@ -3,6 +3,8 @@
 import datetime
 import hashlib
 import json
+import os
+import stat
 
 import pytest
 
@@ -11,12 +13,12 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import b
 NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 
-def make_backup(directory, days_ago, data=b"REDIS0010-data", name="inst"):
+def make_backup(directory, days_ago, data=b"REDIS0010-data", name="inst", cluster="c1"):
     when = NOW - datetime.timedelta(days=days_ago)
     backup = index.backup_id(name, when)
     (directory / (backup + ".rdb")).write_bytes(data)
     index.write_json_atomically(str(directory / (backup + ".json")), {
-        "format": index.MANIFEST_FORMAT, "id": backup, "sha256": hashlib.sha256(data).hexdigest(),
+        "format": index.MANIFEST_FORMAT, "id": backup, "cluster": cluster, "sha256": hashlib.sha256(data).hexdigest(),
         "bytes": len(data), "finished_at": index.iso(when), "keys_total": 1,
     })
     return backup
@@ -109,3 +111,100 @@ def test_manifest_written_atomically_leaves_no_temporary_file(tmp_path):
     index.write_json_atomically(str(path), {"format": 1})
     assert json.loads(path.read_text()) == {"format": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@pytest.mark.parametrize("content", [
+    "[1]", "1", "null", '"text"', '{"format": 1}', '{"format": 1, "sha256": 5, "bytes": 1, "finished_at": "x"}',
+    '{"format": 1, "sha256": "%s", "bytes": "1", "finished_at": "2026-11-20T00:00:00Z"}' % ("0" * 64),
+    '{"format": 1, "sha256": "%s", "bytes": 1, "finished_at": 20261120}' % ("0" * 64),
+    '{"format": 1, "sha256": "%s", "bytes": 1, "finished_at": "2026-11-20T00:00:00Z", "cluster": []}' % ("0" * 64),
+    "\xff\xfe not utf-8",
+])
+def test_a_malformed_manifest_is_listed_as_such_and_blocks_nothing(tmp_path, content):
+    good = make_backup(tmp_path, 2)
+    (tmp_path / "inst-20261121T000000Z.json").write_bytes(content.encode("latin-1"))
+    (tmp_path / "inst-20261121T000000Z.rdb").write_bytes(b"x")
+    entries = index.list_backups(str(tmp_path), verify=True, cluster="c1")
+    statuses = {e["id"]: e["status"] for e in entries}
+    assert statuses == {good: "ok", "inst-20261121T000000Z": "unparseable"}
+    assert "manifest" in [e for e in entries if e["status"] != "ok"][0]["reason"]
+    assert index.latest(entries)["id"] == good
+    delete, keep, untouched = index.retention_plan(entries, keep_last=1, now=NOW)
+    assert ids(keep) == [good] and ids(untouched) == ["inst-20261121T000000Z"] and delete == []
+    assert index.public(untouched[0])["status"] == "unparseable"
+
+
+def test_another_clusters_manifest_is_foreign_never_latest(tmp_path):
+    own = make_backup(tmp_path, 3, cluster="c1")
+    other = make_backup(tmp_path, 1, cluster="c2")
+    entries = index.list_backups(str(tmp_path), verify=True, cluster="c1")
+    assert {e["id"]: e["status"] for e in entries} == {own: "ok", other: "foreign"}
+    assert index.latest(entries)["id"] == own
+    delete, dummy, untouched = index.retention_plan(entries, keep_last=1, now=NOW)
+    assert delete == [] and ids(untouched) == [other]
+
+
+def test_two_clusters_file_apart(tmp_path):
+    one = index.instance_dir(str(tmp_path), "prod-eu-1", "ns", "redis")
+    two = index.instance_dir(str(tmp_path), "prod-us-1", "ns", "redis")
+    assert one != two and one.startswith(str(tmp_path / "prod-eu-1"))
+
+
+@pytest.mark.parametrize("cluster,namespace,name", [
+    ("", "ns", "r"), ("..", "ns", "r"), ("a/b", "ns", "r"), ("-x", "ns", "r"), ("c", "..", "r"), ("c", "ns", "a/b"),
+    ("c", "ns", ""),
+])
+def test_names_that_would_leave_the_backup_directory_are_refused(tmp_path, cluster, namespace, name):
+    with pytest.raises(index.BackupIndexError):
+        index.instance_dir(str(tmp_path), cluster, namespace, name)
+
+
+def test_leftovers_of_killed_runs_are_removed_and_nothing_else(tmp_path):
+    backup = make_backup(tmp_path, 1)
+    leftovers = [".%s.rdb.partial-4242" % backup, "%s.json.tmp-4243" % backup]
+    kept = [".lock", ".notes", "README", backup + ".rdb", backup + ".json"]
+    for name in leftovers + [".lock", ".notes", "README"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert index.clean_leftovers(str(tmp_path)) == sorted(leftovers)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+@pytest.fixture
+def wide_umask():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_backup_files_are_private_whatever_the_umask(tmp_path, wide_umask):
+    directory = str(tmp_path / "base" / "c1" / "ns" / "inst")
+    index.make_dirs(directory, 0o700)
+    for level in ("base", "base/c1", "base/c1/ns", "base/c1/ns/inst"):
+        assert stat.S_IMODE((tmp_path / level).stat().st_mode) == 0o700, level
+    index.write_json_atomically(os.path.join(directory, "m.json"), {"format": 1})
+    with index.create_private(os.path.join(directory, "f.rdb"), 0o600) as handle:
+        handle.write(b"x")
+    with index.InstanceLock(directory):
+        pass
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "base/c1/ns/inst").iterdir()}
+    assert modes == {"m.json": 0o600, "f.rdb": 0o600, ".lock": 0o600}
+
+
+def test_modes_are_configurable_and_the_instance_directory_is_tightened(tmp_path, wide_umask):
+    directory = tmp_path / "inst"
+    directory.mkdir(mode=0o755)
+    index.make_dirs(str(directory), 0o750)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o750
+    index.write_json_atomically(str(directory / "m.json"), {}, 0o640)
+    assert stat.S_IMODE((directory / "m.json").stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("text", ["600", "0600", "0o600"])
+def test_modes_parse_as_octal(text):
+    assert index.parse_mode(text, "file_mode") == 0o600
+
+
+@pytest.mark.parametrize("text", ["rw", "0800", "01000", "-1"])
+def test_bad_modes_are_refused(text):
+    with pytest.raises(index.BackupIndexError, match="not an octal permission mode"):
+        index.parse_mode(text, "file_mode")

@@ -8,7 +8,6 @@ import zlib
 import pytest
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import spdy
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore import sample_mismatches
 
 
 def test_the_dictionary_is_the_spdy3_one():
@@ -89,13 +88,3 @@ def test_a_frame_cut_short_is_an_error_not_an_end():
         left.shutdown(socket.SHUT_WR)
         with pytest.raises(spdy.SpdyError, match="middle of a frame"):
             spdy.FrameReader(right).next_frame()
-
-
-def test_sample_keys_may_vanish_only_when_their_ttl_could_have_run_out():
-    taken = {("0", "kept"): ("d1", -1), ("0", "short"): ("d2", 1500), ("0", "long"): ("d3", 600000),
-             ("0", "persistent-gone"): ("d4", -1), ("1", "changed"): ("d5", -1)}
-    now = {("0", "kept"): ("d1", -1), ("0", "short"): ("e3b0", -2), ("0", "long"): ("e3b0", -2),
-           ("0", "persistent-gone"): ("e3b0", -2), ("1", "changed"): ("d6", -1)}
-    assert sample_mismatches(taken, now, elapsed_ms=5000) == ["db0:long", "db0:persistent-gone", "db1:changed"]
-    assert sample_mismatches(taken, now, elapsed_ms=1000) == [
-        "db0:long", "db0:persistent-gone", "db0:short", "db1:changed"]
