@@ -41,8 +41,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the colle
 try:
     from kubernetes import config as kube_config
     from kubernetes.client import Configuration
-    from kubernetes.stream.ws_client import create_websocket
-    from websocket import ABNF, WebSocketException
+    from kubernetes.stream.ws_client import websocket_proxycare
+    from websocket import ABNF, WebSocket, WebSocketException
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the modules
@@ -60,6 +60,10 @@ V5 = "v5.channel.k8s.io"
 # Large enough to amortise per-frame cost, well under the API server's 32 MiB message limit.
 STDIN_FRAME_BYTES = 1024 * 1024
 STDERR_KEEP_BYTES = 64 * 1024
+# The server's frames are never trusted to be small: nothing it announces is
+# buffered beyond these (the API server sends at most 32 KiB of stdout per frame).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_STATUS_BYTES = 64 * 1024
 TRANSPORTS = ("auto", "spdy", "websocket")
 # AMP_EXEC_TRANSPORT=websocket forces the websocket path (for comparison, or a server without SPDY).
 TRANSPORT = os.environ.get("AMP_EXEC_TRANSPORT", "auto")
@@ -125,14 +129,31 @@ def exec_url(configuration, namespace, pod, container, command, stdin):
                           exec_path(configuration, namespace, pod, container, command, stdin))
 
 
+def parse_status(payload):
+    """The status document the server sends when the command ends (any shape is a clean error)."""
+    if len(payload) > MAX_STATUS_BYTES:
+        raise PodExecError("the exec status document exceeds %d bytes" % MAX_STATUS_BYTES)
+    try:
+        status = json.loads(bytes(payload).decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise PodExecError("the exec status document is not JSON: %s" % exc)
+    if not isinstance(status, dict):
+        raise PodExecError("the exec status document is not an object: %.200r" % (status,))
+    return status
+
+
 def exit_code(status):
     """The command's exit code from the channel-3 status document."""
     if status.get("status") == "Success":
         return 0
-    for cause in (status.get("details") or {}).get("causes") or []:
-        if cause.get("reason") == "ExitCode":
-            return int(cause.get("message", 1))
-    raise PodExecError("exec failed: %s" % (status.get("message") or status))
+    details = status.get("details") if isinstance(status.get("details"), dict) else {}
+    for cause in details.get("causes") or []:
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message", 1))
+            except (TypeError, ValueError):
+                raise PodExecError("exec failed with an unreadable exit code: %.100r" % (cause.get("message"),))
+    raise PodExecError("exec failed: %.500s" % (status.get("message") or status))
 
 
 class ExecSession(object):
@@ -173,10 +194,10 @@ class WebsocketExec(ExecSession):
             headers["authorization"] = token
         url = exec_url(self.configuration, self.namespace, self.pod, self.container, self.command, self.stdin)
         try:
-            self.ws = create_websocket(self.configuration, url, headers)
+            self.ws = open_websocket(self.configuration, url, headers, self.timeout)
         except WebSocketException as exc:
             raise PodExecError("cannot exec in %s: %s" % (self.target, describe_handshake_error(exc)))
-        except OSError as exc:
+        except OSError as exc:  # socket.timeout included: a server that never answers the handshake
             raise PodExecError("cannot reach the API server for %s: %s" % (self.target, exc))
         self.ws.settimeout(self.timeout)
         return self
@@ -210,7 +231,7 @@ class WebsocketExec(ExecSession):
         while True:
             try:
                 opcode, frame = reader.next_frame()
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError) as exc:  # socket.timeout included: a silent server
                 raise PodExecError("exec in %s broke off: %s" % (self.target, exc))
             if opcode == ABNF.OPCODE_CLOSE:
                 break
@@ -226,7 +247,7 @@ class WebsocketExec(ExecSession):
             elif channel == STDERR:
                 self.keep_stderr(payload)
             elif channel == STATUS:
-                self.status = json.loads(bytes(payload).decode("utf-8"))
+                self.status = parse_status(payload)
         return self.exit_code()
 
 
@@ -293,6 +314,9 @@ class SpdyExec(ExecSession):
                 elif frame.stream_id == self.ids["stderr"]:
                     self.keep_stderr(frame.payload)
                 elif frame.stream_id == self.ids["error"]:
+                    if len(document) + len(frame.payload) > MAX_STATUS_BYTES:
+                        raise PodExecError("exec in %s: the error stream exceeds %d bytes" % (self.target,
+                                                                                             MAX_STATUS_BYTES))
                     document += frame.payload
                 if frame.fin:
                     open_streams.discard(frame.stream_id)
@@ -303,8 +327,31 @@ class SpdyExec(ExecSession):
             elif frame.kind == spdy.RST_STREAM and not document:
                 raise PodExecError("exec in %s: the server reset stream %d" % (self.target, frame.stream_id))
         if document:
-            self.status = json.loads(bytes(document).decode("utf-8"))
+            self.status = parse_status(document)
         return self.exit_code()
+
+
+def open_websocket(configuration, url, headers, timeout):
+    """A websocket to the exec endpoint, TLS as the kubernetes library sets it up, the handshake under `timeout`."""
+    header = ["%s: %s" % (name, value) for name, value in sorted(headers.items())]
+    if url.startswith("wss://") and configuration.verify_ssl:
+        ssl_opts = {"cert_reqs": ssl.CERT_REQUIRED}
+        if configuration.ssl_ca_cert:
+            ssl_opts["ca_certs"] = configuration.ssl_ca_cert
+        if configuration.assert_hostname is not None:
+            ssl_opts["check_hostname"] = configuration.assert_hostname
+    else:
+        ssl_opts = {"cert_reqs": ssl.CERT_NONE}
+    for option, attribute in (("certfile", "cert_file"), ("keyfile", "key_file"),
+                              ("server_hostname", "tls_server_name")):
+        if getattr(configuration, attribute, None):
+            ssl_opts[option] = getattr(configuration, attribute)
+    options = {"header": header, "timeout": timeout}
+    if configuration.proxy or getattr(configuration, "proxy_headers", None):
+        options = websocket_proxycare(options, configuration, url, headers)
+    websocket = WebSocket(sslopt=ssl_opts, skip_utf8_validation=False)
+    websocket.connect(url, **options)
+    return websocket
 
 
 def open_socket(configuration, timeout):
@@ -372,7 +419,10 @@ def read_response_head(sock):
     lines = head.decode("latin-1").split("\r\n")
     headers = dict((name.strip().lower(), value.strip())
                    for name, sep, value in (line.partition(":") for line in lines[1:]) if sep)
-    return int(lines[0].split()[1]), headers, rest
+    status = lines[0].split()
+    if len(status) < 2 or not status[0].startswith("HTTP/") or not status[1].isdigit():
+        raise ValueError("not an HTTP response from the API server: %.100r" % lines[0])
+    return int(status[1]), headers, rest
 
 
 def read_body(sock, headers, rest, limit=65536):
@@ -488,15 +538,32 @@ class FrameReader(object):
         return view
 
     def next_frame(self):
-        """(opcode, payload bytes) of the next message, continuation frames joined."""
-        opcode, parts = None, []
+        """(opcode, payload bytes) of the next message, continuation frames joined.
+
+        A length beyond MAX_MESSAGE_BYTES (one frame or the fragments of one
+        message) is refused before anything is buffered.
+        """
+        opcode, parts, total = None, [], 0
         while True:
             head = self._take(2)
             fin, frame_opcode, masked, length = head[0] & 0x80, head[0] & 0x0F, head[1] & 0x80, head[1] & 0x7F
+            if head[0] & 0x70:
+                raise ValueError("a websocket frame with reserved bits set (%#04x)" % head[0])
+            if frame_opcode not in (0x0, 0x1, 0x2, 0x8, 0x9, 0xA):
+                raise ValueError("unknown websocket opcode %#x" % frame_opcode)
             if length == 126:
                 length = int.from_bytes(self._take(2), "big")
             elif length == 127:
                 length = int.from_bytes(self._take(8), "big")
+            total += length
+            if total > MAX_MESSAGE_BYTES:
+                raise ValueError("the server announced a websocket message of %d bytes (at most %d are accepted)"
+                                 % (total, MAX_MESSAGE_BYTES))
+            if frame_opcode >= 0x8 and (length > 125 or not fin):
+                raise ValueError("a malformed websocket control frame (opcode %#x, %d bytes)" % (frame_opcode,
+                                                                                               length))
+            if frame_opcode == 0x0 and opcode is None:
+                raise ValueError("a websocket continuation frame without a message to continue")
             mask = self._take(4) if masked else None
             payload = self._take(length)
             if mask:

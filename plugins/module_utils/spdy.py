@@ -140,12 +140,17 @@ class FrameReader(object):
         return part
 
     def next_frame(self):
+        """The next frame; a frame holds at most 16 MiB (its 24-bit length), and a malformed one is a SpdyError."""
         first, second = struct.unpack("!II", self._take(8))
         flags, length = second >> 24, second & 0xFFFFFF
         payload = self._take(length)
         if not first & 0x80000000:
             return Frame(None, first & 0x7FFFFFFF, flags, payload)
+        if (first >> 16) & 0x7FFF != VERSION:
+            raise SpdyError("a control frame of SPDY version %d (expected %d)" % ((first >> 16) & 0x7FFF, VERSION))
         kind = first & 0xFFFF
-        stream_id = struct.unpack_from("!I", payload)[0] & 0x7FFFFFFF if kind in (
-            SYN_STREAM, SYN_REPLY, RST_STREAM, HEADERS, WINDOW_UPDATE) else 0
+        with_stream = kind in (SYN_STREAM, SYN_REPLY, RST_STREAM, HEADERS, WINDOW_UPDATE)
+        if (with_stream or kind == PING) and len(payload) < 4:
+            raise SpdyError("a control frame of type %d with %d bytes (at least 4 expected)" % (kind, len(payload)))
+        stream_id = struct.unpack_from("!I", payload)[0] & 0x7FFFFFFF if with_stream else 0
         return Frame(kind, stream_id, flags, payload)
