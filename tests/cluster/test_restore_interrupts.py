@@ -1,0 +1,261 @@
+"""A restore stopped as an operator stops it: Ctrl-C, a dead controller, a killed module, a second run.
+
+The instance is deployed by the roles (deploy.yml), backed up by backup.yml
+with set A, then holds set B and a client Deployment of 2 replicas. Each test
+starts `restore.yml -e confirm=yes` in a session of its own, as a terminal
+would, waits until the restore has set the old data aside (the worst moment)
+and then interrupts it. Every time, the instance must end up on set B with
+the clients at 2 replicas, nothing recorded on the StatefulSet, no helper
+pod, and no restore process left running.
+
+The restore helper pod is also checked against the restricted Pod Security
+Standard, field by field, while it runs.
+"""
+
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import ANNOTATION
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+NAME = "alertmanagerpp-redis"
+POD = NAME + "-0"
+CLIENT = "app"
+WRITE_A = "for i=1,300 do redis.call('SET','a'..i,'value-a'..i) end"
+WRITE_B = "for i=1,100 do redis.call('DEL','a'..i) end for i=1,50 do redis.call('SET','b'..i,'value-b'..i) end"
+SET_B = sorted(["a%d" % i for i in range(101, 301)] + ["b%d" % i for i in range(1, 51)])
+INTERRUPT_AT = ("swapping", "verifying")
+# Volumes the restricted profile admits.
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                      "projected", "secret"}
+
+
+def restricted_violations(pod_spec):
+    """What the restricted Pod Security Standard (and this project: no token, limits, a deadline) refuses."""
+    bad = []
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod_spec.get(flag):
+            bad.append(flag)
+    for volume in pod_spec.get("volumes") or []:
+        kinds = set(volume) - {"name"}
+        if not kinds <= RESTRICTED_VOLUMES:
+            bad.append("volume %s is %s" % (volume["name"], ", ".join(sorted(kinds))))
+    pod_context = pod_spec.get("securityContext") or {}
+    if pod_spec.get("automountServiceAccountToken") is not False:
+        bad.append("service account token mounted")
+    for container in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
+        context = container.get("securityContext") or {}
+        name = container["name"]
+        if context.get("privileged"):
+            bad.append("%s privileged" % name)
+        if context.get("allowPrivilegeEscalation") is not False:
+            bad.append("%s may escalate privileges" % name)
+        if not (context.get("runAsNonRoot") or pod_context.get("runAsNonRoot")):
+            bad.append("%s not runAsNonRoot" % name)
+        if (context.get("runAsUser", pod_context.get("runAsUser")) or 1) == 0:
+            bad.append("%s runs as uid 0" % name)
+        seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            bad.append("%s seccompProfile %s" % (name, seccomp))
+        capabilities = context.get("capabilities") or {}
+        if "ALL" not in (capabilities.get("drop") or []):
+            bad.append("%s does not drop ALL capabilities" % name)
+        if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
+            bad.append("%s adds capabilities" % name)
+        if any(port.get("hostPort") for port in container.get("ports") or []):
+            bad.append("%s uses a host port" % name)
+        limits = (container.get("resources") or {}).get("limits") or {}
+        if not {"cpu", "memory"} <= set(limits):
+            bad.append("%s without cpu and memory limits" % name)
+    return bad
+
+
+def test_the_checker_refuses_what_the_standard_refuses():
+    """The checker can fail: the old helper pod (no seccomp, a token, no limits) is refused."""
+    old_helper = {"restartPolicy": "Never", "containers": [{
+        "name": "restore", "command": ["sleep", "86400"],
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+        "securityContext": {"runAsUser": 999, "runAsNonRoot": True},
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "x"}}, {"name": "h", "hostPath": {}}]}
+    assert restricted_violations(old_helper) == [
+        "volume h is hostPath", "service account token mounted", "restore seccompProfile None",
+        "restore without cpu and memory limits"]
+
+
+def playbook(namespace, backup_dir, *args):
+    command = [PLAYBOOK, "-e", json.dumps({"redis_namespace": namespace, "redis_backup_dir": backup_dir,
+                                           "redis_cluster": "interrupts", "redis_restore_clients": [CLIENT],
+                                           "profile": "standard"})] + list(args)
+    return command
+
+
+def run_playbook(namespace, backup_dir, *args, expect_success=True):
+    result = subprocess.run(playbook(namespace, backup_dir, *args), cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, ANSIBLE_NOCOLOR="1"), check=False)
+    assert (result.returncode == 0) == expect_success, result.stdout[-4000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def client_deployment():
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": CLIENT},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": CLIENT}},
+                 "template": {"metadata": {"labels": {"app": CLIENT}}, "spec": {
+                     "automountServiceAccountToken": False,
+                     "containers": [{"name": "app", "image": "localhost/alertmanagerpp/busybox:1.35",
+                                     "imagePullPolicy": "Never", "command": ["sleep", "3600"]}]}}},
+    }
+
+
+@pytest.fixture(scope="module")
+def site(core, apps, tmp_path_factory):
+    """(namespace, backup_dir, cli): a role-deployed instance backed up with set A, now holding set B."""
+    namespace = "amp-interrupts-%d" % os.getpid()
+    backup_dir = str(tmp_path_factory.mktemp("backups"))
+    run_playbook(namespace, backup_dir, "playbooks/deploy.yml")
+    secret = core.read_namespaced_secret(NAME + "-auth", namespace)
+    password = base64.b64decode(secret.data["password"]).decode()
+    configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
+    cli = pod_cli(configuration, namespace, POD, "redis", password)
+    cli("EVAL", WRITE_A, "0")
+    run_playbook(namespace, backup_dir, "playbooks/backup.yml")
+    cli("EVAL", WRITE_B, "0")
+    apps.create_namespaced_deployment(namespace, client_deployment())
+    yield namespace, backup_dir, cli
+    core.delete_namespace(namespace)
+
+
+def live_keys(cli):
+    return sorted(cli("--scan").split())
+
+
+def recorded(apps, namespace):
+    annotations = apps.read_namespaced_stateful_set(NAME, namespace).metadata.annotations or {}
+    return json.loads(annotations[ANNOTATION]) if ANNOTATION in annotations else None
+
+
+def start_restore(namespace, backup_dir):
+    """restore.yml in a session of its own (as from a terminal); its output goes to a file."""
+    log = open(os.path.join(backup_dir, "restore-%d.log" % time.monotonic_ns()), "w+")
+    process = subprocess.Popen(playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "confirm=yes",
+                                        "-e", '{"redis_restore_pre_snapshot": false}'),
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+    return process, log
+
+
+def wait_for(what, condition, timeout=180):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out waiting for %s" % what
+        time.sleep(0.2)
+
+
+def wait_for_phase(apps, namespace, process, log):
+    def reached():
+        state = recorded(apps, namespace)
+        if process.poll() is not None:
+            log.seek(0)
+            pytest.fail("the restore ended before it was interrupted:\n" + log.read()[-3000:])
+        return state if state and state.get("phase") in INTERRUPT_AT else None
+    return wait_for("the restore to set the old data aside", reached)
+
+
+def helper_pods(core, namespace):
+    selector = "app.kubernetes.io/component=restore,app.kubernetes.io/instance=%s" % NAME
+    return [p for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+            if not p.metadata.deletion_timestamp]
+
+
+def process_gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def assert_back_on_set_b(core, apps, site, owner_pid):
+    namespace, dummy, cli = site
+    wait_for("the restore process to end", lambda: process_gone(owner_pid))
+    wait_for("nothing recorded on the StatefulSet", lambda: recorded(apps, namespace) is None)
+    wait_for("pod 0 Ready", lambda: ready(core, namespace))
+    assert live_keys(cli) == SET_B
+    assert apps.read_namespaced_deployment_scale(CLIENT, namespace).spec.replicas == 2
+    assert apps.read_namespaced_stateful_set_scale(NAME, namespace).spec.replicas == 1
+    wait_for("no helper pod", lambda: not helper_pods(core, namespace))
+
+
+def ready(core, namespace):
+    pod = core.read_namespaced_pod(POD, namespace)
+    return [c.status for c in (pod.status.conditions or []) if c.type == "Ready"] == ["True"]
+
+
+def owner_pid(state):
+    return int(state["owner"].rsplit(":", 1)[1])
+
+
+def test_ctrl_c_rolls_back_and_a_second_restore_or_retention_is_refused_meanwhile(core, apps, site):
+    namespace, backup_dir, dummy = site
+    process, log = start_restore(namespace, backup_dir)
+    state = wait_for_phase(apps, namespace, process, log)
+    helper = helper_pods(core, namespace)
+    assert helper, "no helper pod while the restore verifies"
+    spec = core.api_client.sanitize_for_serialization(helper[0].spec)
+    assert restricted_violations(spec) == []
+    assert spec["activeDeadlineSeconds"] > 0 and spec["containers"][0]["command"][0] == "sleep"
+
+    second = run_playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "confirm=yes",
+                          expect_success=False)
+    assert "another restore" in second and "two restores of one instance cannot overlap" in second
+    retention = run_playbook(namespace, backup_dir, "playbooks/backup.yml", "--tags", "redis_backup_retention",
+                             "-e", "redis_backup_keep_last=1", expect_success=False)
+    assert "another run holds" in retention
+
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    process.wait(60)
+    assert_back_on_set_b(core, apps, site, owner_pid(state))
+
+
+def test_a_dead_controller_rolls_back(core, apps, site):
+    """ansible-playbook's process group killed: the module (in its worker's session) notices and rolls back."""
+    namespace, backup_dir, dummy = site
+    process, log = start_restore(namespace, backup_dir)
+    state = wait_for_phase(apps, namespace, process, log)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+    assert not process_gone(owner_pid(state)), "the module was in the killed group: nothing left to test"
+    assert_back_on_set_b(core, apps, site, owner_pid(state))
+
+
+def test_a_killed_restore_is_refused_until_rolled_back_then_the_rollback_restores_everything(core, apps, site):
+    namespace, backup_dir, dummy = site
+    process, log = start_restore(namespace, backup_dir)
+    state = wait_for_phase(apps, namespace, process, log)
+    os.kill(owner_pid(state), signal.SIGKILL)  # the module itself: no chance to roll back
+    process.wait(60)
+    assert recorded(apps, namespace) is not None
+    time.sleep(31)  # the heartbeat goes stale
+    refused = run_playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "confirm=yes",
+                           expect_success=False)
+    assert "an interrupted restore" in refused and "-e rollback=yes" in refused
+    out = run_playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "rollback=yes")
+    assert re.search(r"rolled\s+back:\s+the\s+instance\s+runs\s+on\s+its\s+previous\s+data", out)
+    assert_back_on_set_b(core, apps, site, owner_pid(state))
+    again = run_playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "rollback=yes")
+    assert re.search(r"nothing\s+to\s+roll\s+back", again) and "changed=0" in again
