@@ -34,7 +34,6 @@ options:
     required: true
 """
 
-
     # The permissions of what a backup writes (snapshot).
     MODES = r"""
 options:

@@ -315,8 +315,8 @@ class SpdyExec(ExecSession):
                     self.keep_stderr(frame.payload)
                 elif frame.stream_id == self.ids["error"]:
                     if len(document) + len(frame.payload) > MAX_STATUS_BYTES:
-                        raise PodExecError("exec in %s: the error stream exceeds %d bytes" % (self.target,
-                                                                                             MAX_STATUS_BYTES))
+                        raise PodExecError("exec in %s: the error stream exceeds %d bytes"
+                                           % (self.target, MAX_STATUS_BYTES))
                     document += frame.payload
                 if frame.fin:
                     open_streams.discard(frame.stream_id)
@@ -560,8 +560,8 @@ class FrameReader(object):
                 raise ValueError("the server announced a websocket message of %d bytes (at most %d are accepted)"
                                  % (total, MAX_MESSAGE_BYTES))
             if frame_opcode >= 0x8 and (length > 125 or not fin):
-                raise ValueError("a malformed websocket control frame (opcode %#x, %d bytes)" % (frame_opcode,
-                                                                                               length))
+                raise ValueError("a malformed websocket control frame (opcode %#x, %d bytes)"
+                                 % (frame_opcode, length))
             if frame_opcode == 0x0 and opcode is None:
                 raise ValueError("a websocket continuation frame without a message to continue")
             mask = self._take(4) if masked else None

@@ -300,4 +300,3 @@ def publish(temp, final):
         raise SnapshotError("cannot publish %s: %s" % (final, exc))
     os.unlink(temp)
     index.fsync_dir(os.path.dirname(final))
-

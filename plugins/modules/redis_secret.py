@@ -15,10 +15,10 @@ version_added: 0.2.0
 description:
   - Makes sure Secret I(name) in I(namespace) holds a password under each of I(keys), generating (in the module,
     from the C(secrets) module's CSPRNG) only those that are missing. Existing values are never replaced.
-  - With I(password_file), also keeps a key holding the JSON password file of C(redis_exporter)
-    (C({"<uri>": "<password>"})) in step with the password it names.
+  - With I(password_file), also keeps a key holding the JSON password file of C(redis_exporter), a map of one
+    URI to the password, in step with the password it names.
   - No value is a module argument or in the result, so tasks need no C(no_log) and fail with readable messages.
-  - With I(create=false) the Secret is the user's: the module only checks that it exists with I(keys).
+  - With I(create=false) the Secret is the user's, and the module only checks that it exists with I(keys).
   - In check mode on a namespace that does not exist yet, reports that the Secret would be created.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
@@ -196,15 +196,19 @@ def write(core, params, secret, added):
         try:
             core.create_namespaced_secret(params["namespace"], body)
         except ApiException as exc:
-            raise SecretError("cannot create Secret %s/%s: %s %s" % (params["namespace"], params["name"],
-                                                                    exc.status, exc.reason))
+            raise api_failure("create", params, exc)
         return
     body = {"metadata": {"resourceVersion": secret.metadata.resource_version}, "stringData": added}
     try:
         core.patch_namespaced_secret(params["name"], params["namespace"], body)
     except ApiException as exc:
-        raise SecretError("cannot complete Secret %s/%s: %s %s" % (params["namespace"], params["name"],
-                                                                  exc.status, exc.reason))
+        raise api_failure("complete", params, exc)
+
+
+def api_failure(action, params, exc):
+    target = "%s/%s" % (params["namespace"], params["name"])
+    why = "%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", exc))
+    return SecretError("cannot %s Secret %s: %s" % (action, target, why))
 
 
 def ensure_absent(module, core, secret):
@@ -216,8 +220,7 @@ def ensure_absent(module, core, secret):
             core.delete_namespaced_secret(params["name"], params["namespace"])
         except ApiException as exc:
             if getattr(exc, "status", None) != 404:
-                raise SecretError("cannot delete Secret %s/%s: %s %s" % (params["namespace"], params["name"],
-                                                                        exc.status, exc.reason))
+                raise api_failure("delete", params, exc)
     return {"changed": True, "created": False, "added": [], "keys": [],
             "diff": {"before": redacted(secret.data or {}), "after": {}}}
 

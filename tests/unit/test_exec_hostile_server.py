@@ -209,4 +209,3 @@ def test_a_non_http_answer_to_the_upgrade_is_a_clean_failure(monkeypatch):
         with PodExec(configuration, "ns", "pod", "c", ["true"], timeout=2, transport="spdy"):
             pass
     listener.close()
-

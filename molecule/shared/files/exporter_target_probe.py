@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Offer the exporter a foreign target and report what that target receives.
 
 Listens on this machine's own address on the pod network (the one that routes
