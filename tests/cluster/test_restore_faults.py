@@ -251,3 +251,57 @@ def test_both_transports_report_exit_code_stdout_and_stderr(instance, monkeypatc
 def test_a_missing_pod_is_an_error_not_a_fallback(instance):
     with pytest.raises(pod_exec.PodExecError, match=r'HTTP 404: pods "no-such-pod" not found'):
         pod_exec.run(instance[0], instance[1], "no-such-pod", "redis", ["true"])
+
+
+# Key names as the acceptance run had them (bin:\xff\xfe<n>: invalid UTF-8), names holding NUL, newline, tab,
+# CR and every other byte value, values of every byte value.
+WRITE_BINARY = r"""
+local all = ""
+for b = 0, 255 do all = all .. string.char(b) end
+for n = 1, 200 do redis.call("SET", "bin:\255\254" .. n, all .. n) end
+for b = 0, 255 do redis.call("SET", string.char(b) .. "\0\n\t\r" .. string.char(b), string.char(b) .. all) end
+return "ok"
+"""
+DAMAGE_BINARY = r"""
+for n = 1, 200, 2 do redis.call("SET", "bin:\255\254" .. n, "changed") end
+for b = 0, 255, 5 do redis.call("DEL", string.char(b) .. "\0\n\t\r" .. string.char(b)) end
+return "ok"
+"""
+DIGEST_BINARY = r"""
+local parts = {}
+for n = 1, 200 do parts[#parts + 1] = redis.sha1hex(redis.call("DUMP", "bin:\255\254" .. n) or "-") end
+for b = 0, 255 do
+  parts[#parts + 1] = redis.sha1hex(redis.call("DUMP", string.char(b) .. "\0\n\t\r" .. string.char(b)) or "-")
+end
+return redis.call("DBSIZE") .. " " .. redis.sha1hex(table.concat(parts))
+"""
+
+
+@pytest.fixture(scope="module")
+def binary_instance(core, apps, request, tmp_path_factory):
+    """(configuration, namespace, manifest, flavor) with only binary keys; the backup holds them intact."""
+    namespace = "amp-restore-binary-%s" % os.getpid()
+    core.create_namespace({"metadata": {"name": namespace}})
+    request.addfinalizer(lambda: core.delete_namespace(namespace))
+    apps.create_namespaced_stateful_set(namespace, statefulset_manifest("redis"))
+    test_smoke.wait_ready_pod(core, namespace)
+    configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
+    cli = pod_cli(configuration, namespace, POD, "redis", None)
+    cli("EVAL", WRITE_BINARY, "0")
+    manifest = snapshot_module.Snapshot(configuration, cli, (namespace, POD, "redis"),
+                                        str(tmp_path_factory.mktemp("backups")), NAME, "test-cluster",
+                                        skip_unchanged=False).run()
+    return configuration, namespace, restore_module.load_backup(manifest["manifest_path"]), "redis"
+
+
+def test_binary_key_names_and_values_restore_exactly(core, apps, binary_instance):
+    """The shell sampler of 0.1 refused this backup ("sample values differ") and read NUL names as missing."""
+    configuration, namespace = binary_instance[:2]
+    cli = pod_cli(configuration, namespace, POD, "redis", None)
+    before = cli("EVAL", DIGEST_BINARY, "0").strip()
+    assert before.startswith("456 ")
+    cli("EVAL", DAMAGE_BINARY, "0")
+    assert cli("EVAL", DIGEST_BINARY, "0").strip() != before
+    result = restore(core, apps, binary_instance).run()
+    assert result["samples_checked"] > 0 and result["rdb_keys"] == 456
+    assert cli("EVAL", DIGEST_BINARY, "0").strip() == before
