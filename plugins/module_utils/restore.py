@@ -352,7 +352,7 @@ class Restore(object):
     def run(self, backup_dir=None):
         """Restore; roll back on any failure, signal or loss of the controller. Holds the backup directory's lock."""
         self.started = time.monotonic()
-        with Signals() as signals:
+        with Signals(shielded=True) as signals:
             self.signals = signals
             if backup_dir:
                 with index.InstanceLock(backup_dir):
@@ -371,6 +371,7 @@ class Restore(object):
         with Watch(self.recorder) as watch:
             self.watch = watch
             try:
+                self.signals.unshield()
                 verified = self.procedure(image, node)
             except BaseException as exc:  # RestoreInterrupted included: every way out rolls back
                 self.signals.shielded = True
@@ -394,10 +395,8 @@ class Restore(object):
                 "started_at": index.iso(index.utc_now())}
 
     def reason(self, exc):
-        if isinstance(exc, RestoreInterrupted):
-            if self.watch is not None and self.watch.lost_controller:
-                return "interrupted: the ansible-playbook that started the restore is gone"
-            return "%s" % exc
+        if isinstance(exc, RestoreInterrupted) and self.watch is not None and self.watch.lost_controller:
+            return "interrupted: the ansible-playbook that started the restore is gone"
         return "%s" % exc
 
     def procedure(self, image, node):
@@ -585,7 +584,8 @@ class Restore(object):
     def rollback(self, image, node):
         """Put the old files back and start everything as it was. Returns what it did, for the message."""
         try:
-            self.recorder.update(phase="rolling-back")
+            state = self.recorder.state
+            self.recorder.update(phase="rolling-back", interrupted_in=state.get("interrupted_in") or state["phase"])
             if self.down_since is not None:  # stopped (or being stopped): nothing may run on the volume
                 self.scale_statefulset(0)
                 self.wait("pod %s to stop" % self.pod, lambda: self.pod_stopped(self.pod))
@@ -630,8 +630,9 @@ def rollback_interrupted(configuration, core, apps, namespace, statefulset, flav
                                "rollback'" % (key, json.dumps(state)[:300]))
     restore.replicas, restore.client_replicas = state["replicas"], state["clients"]
     restore.aside, restore.upload_path, restore.helper = state["aside"], state["upload"], state["helper"]
-    restore.data_moved = state["phase"] not in ("preparing", "stopping")
-    restore.down_since = None if state["phase"] == "preparing" else time.monotonic()
+    phase = state.get("interrupted_in") if state["phase"] == "rolling-back" else state["phase"]
+    restore.data_moved = phase not in ("preparing", "stopping")
+    restore.down_since = None if phase == "preparing" else time.monotonic()
     restore.steps.append("taking over %s" % describe(state))
     restore.recorder.adopt(state)
     with Signals() as signals:

@@ -212,12 +212,14 @@ class Watch(object):
 class Signals(object):
     """SIGINT/SIGTERM/SIGHUP raise RestoreInterrupted; while `shielded`, they are only noted.
 
-    The rollback runs shielded: a second Ctrl-C must not leave it half done.
+    The claim of the state runs shielded (a signal then is raised by
+    unshield(), inside the block that rolls back), and so does the rollback: a
+    second Ctrl-C must not leave it half done.
     """
 
-    def __init__(self):
+    def __init__(self, shielded=False):
         self.previous = {}
-        self.shielded = False
+        self.shielded = shielded
         self.received = []
 
     def __enter__(self):
@@ -234,3 +236,10 @@ class Signals(object):
         if not self.shielded:
             self.shielded = True
             raise RestoreInterrupted("interrupted by %s" % signal.Signals(signum).name)
+
+    def unshield(self):
+        """From here signals interrupt; one that came while shielded interrupts now."""
+        self.shielded = False
+        if self.received:
+            self.shielded = True
+            raise RestoreInterrupted("interrupted by %s" % self.received[0])
