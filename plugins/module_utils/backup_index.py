@@ -109,20 +109,24 @@ def create_private(path, mode):
     return os.fdopen(fd, "wb")
 
 
+def leftovers(directory):
+    """Names of the files killed runs left (partial downloads, manifest temp files), sorted."""
+    if not os.path.isdir(directory):
+        return []
+    return [name for name in sorted(os.listdir(directory))
+            if LEFTOVER_RE.match(name) and os.path.isfile(os.path.join(directory, name))
+            and not os.path.islink(os.path.join(directory, name))]
+
+
 def clean_leftovers(directory):
-    """Remove what killed runs left (partial downloads, manifest temp files); the caller holds the lock.
+    """Remove leftovers(directory); the caller holds the lock. Returns the names removed.
 
     Under the instance lock no other run of this instance is writing, so every
-    such file is a leftover. Returns the names removed.
+    such file is a leftover.
     """
-    removed = []
-    if not os.path.isdir(directory):
-        return removed
-    for filename in sorted(os.listdir(directory)):
-        path = os.path.join(directory, filename)
-        if LEFTOVER_RE.match(filename) and os.path.isfile(path) and not os.path.islink(path):
-            os.unlink(path)
-            removed.append(filename)
+    removed = leftovers(directory)
+    for name in removed:
+        os.unlink(os.path.join(directory, name))
     return removed
 
 

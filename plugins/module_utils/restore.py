@@ -42,13 +42,13 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import b
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run, run_shell, upload
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
-    AUTH_FROM_STDIN,
     BINARIES,
     check_reply,
     key_text,
     keyspace,
     parse_info,
     pod_cli,
+    run_pod_cli,
     sample_values,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
@@ -560,13 +560,11 @@ class Restore(object):
         return found
 
     def db_cli(self, server, number):
-        """A run_cli(args, stdin) for sample_values: the CLI on one database, the password first on stdin."""
+        """A run_cli(args, stdin) for sample_values: the CLI on one database of the server."""
         def run_cli(args, stdin):
-            command = ["sh", "-c", AUTH_FROM_STDIN + 'exec "$@"', "sh", BINARIES[self.flavor]["cli"],
-                       "-p", str(server.port), "-n", number] + args
-            rc, out, err = run(self.configuration, self.namespace, server.pod, server.container, command,
-                               stdin_data=(server.password or "").encode("utf-8") + b"\n" + stdin,
-                               timeout=self.timeout)
+            rc, out, err = run_pod_cli(self.configuration, self.namespace, server.pod, server.container,
+                                       server.password, ["-n", number] + args, flavor=self.flavor,
+                                       port=server.port, timeout=self.timeout, stdin=stdin)
             if rc != 0:
                 raise RestoreError("reading sample keys failed (%d): %s" % (rc, err.decode("utf-8", "replace")[:300]))
             return out
@@ -635,8 +633,7 @@ def rollback_interrupted(configuration, core, apps, namespace, statefulset, flav
     restore.down_since = None if phase == "preparing" else time.monotonic()
     restore.steps.append("taking over %s" % describe(state))
     restore.recorder.adopt(state)
-    with Signals() as signals:
-        signals.shielded = True  # a rollback is not interrupted halfway
+    with Signals(shielded=True):  # a rollback is not interrupted halfway
         if state["phase"] == "finishing":
             restore.scale_statefulset(restore.replicas)
             restore.scale_clients(restore.client_replicas)

@@ -128,15 +128,15 @@ class Snapshot(object):
     """One snapshot of one instance. run() returns the manifest (or a skip/check result)."""
 
     def __init__(self, configuration, cli, target, dest, name, cluster, flavor="redis", save_timeout=600,
-                 transfer_timeout=60, verify=True, skip_unchanged=True, check_mode=False, modes=None):
+                 transfer_timeout=60, verify=True, skip_unchanged=True, check_mode=False,
+                 file_mode=index.FILE_MODE, dir_mode=index.DIR_MODE):
         self.configuration = configuration
         self.cli = cli
         self.namespace, self.pod, self.container = target
         self.cluster = cluster
         self.directory = index.instance_dir(dest, cluster, self.namespace, name)
-        modes = dict({"file_mode": index.FILE_MODE, "dir_mode": index.DIR_MODE}, **(modes or {}))
-        self.file_mode = index.parse_mode(modes["file_mode"], "file_mode")
-        self.dir_mode = index.parse_mode(modes["dir_mode"], "dir_mode")
+        self.file_mode = index.parse_mode(file_mode, "file_mode")
+        self.dir_mode = index.parse_mode(dir_mode, "dir_mode")
         self.name = name
         self.leftovers_removed = []
         self.malformed = []

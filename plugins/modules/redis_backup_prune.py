@@ -100,7 +100,7 @@ def main():
         if not os.path.isdir(directory):
             module.exit_json(changed=False, deleted=[], kept=[], untouched=[], leftovers_removed=[])
         with index.InstanceLock(directory):
-            leftovers = leftover_names(directory) if module.check_mode else index.clean_leftovers(directory)
+            leftovers = index.leftovers(directory) if module.check_mode else index.clean_leftovers(directory)
             entries = index.list_backups(directory, verify=True, cluster=params["cluster"])
             delete, keep, untouched = index.retention_plan(entries, params["keep_last"], params["keep_days"])
             if not module.check_mode:
@@ -115,10 +115,6 @@ def main():
     module.exit_json(changed=bool(delete or leftovers), deleted=[e["id"] for e in delete],
                      kept=[e["id"] for e in keep], untouched=[index.public(e) for e in untouched],
                      leftovers_removed=leftovers)
-
-
-def leftover_names(directory):
-    return sorted(name for name in os.listdir(directory) if index.LEFTOVER_RE.match(name))
 
 
 if __name__ == "__main__":

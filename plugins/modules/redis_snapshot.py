@@ -230,7 +230,7 @@ def main():
             params["name"] or params["statefulset"] or params["pod"], params["cluster"], flavor=params["flavor"],
             save_timeout=params["save_timeout"], transfer_timeout=params["transfer_timeout"],
             verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode,
-            modes={"file_mode": params["file_mode"], "dir_mode": params["dir_mode"]})
+            file_mode=params["file_mode"], dir_mode=params["dir_mode"])
         result = snapshot.run()
         for entry in snapshot.malformed:
             module.warn("%s in %s is not a backup and was left alone: %s (%s)"
