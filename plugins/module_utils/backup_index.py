@@ -27,6 +27,8 @@ import os
 import re
 import stat
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+
 MANIFEST_FORMAT = 1
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 HASH_CHUNK = 4 * 1024 * 1024
@@ -52,7 +54,7 @@ MODES_ARG_SPEC = dict(
 )
 
 
-class BackupIndexError(Exception):
+class BackupIndexError(DatastoresError):
     """A backup directory or manifest cannot be used."""
 
 

@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import is_ready
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     check_reply,
     keyspace,
@@ -29,9 +30,8 @@ DEFAULT_LIMITS = dict(
 
 def pod_facts(pod):
     """Phase, readiness and restarts of each container, from a V1Pod."""
-    ready = [c.status for c in (pod.status.conditions or []) if c.type == "Ready"] == ["True"]
     restarts = dict((c.name, c.restart_count) for c in (pod.status.container_statuses or []))
-    return {"name": pod.metadata.name, "phase": pod.status.phase, "ready": ready, "restarts": restarts}
+    return {"name": pod.metadata.name, "phase": pod.status.phase, "ready": is_ready(pod), "restarts": restarts}
 
 
 def disk_facts(df_output):

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Alertmanager++ data tier team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Finding an instance's pod and password through the API (shared by the modules)."""
+"""The options that name one instance's server, and finding its pod and password through the API.
+
+Shared by every module that talks to a server (doc fragment redis_instance).
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,19 +12,11 @@ __metaclass__ = type
 
 import base64
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
-    AUTH_ARG_SPEC,
-    kube_configuration,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, is_ready, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
 
-try:
-    from kubernetes.client import ApiClient, CoreV1Api
-    from kubernetes.client.rest import ApiException
-except ImportError:  # reported by pod_exec.kube_configuration
-    ApiException = Exception
-
-# Module options naming the server of one instance (doc fragment redis_instance).
 INSTANCE_ARG_SPEC = dict(
     namespace=dict(type="str", required=True),
     pod=dict(type="str"),
@@ -45,27 +40,27 @@ def module_argument_spec(**options):
     return spec
 
 
-class InstanceError(Exception):
+class InstanceError(DatastoresError):
     """The pod or its password cannot be used."""
+
+
+def pod_name(params):
+    """The pod the params name: `pod`, or pod 0 of `statefulset`."""
+    return params["pod"] or first_pod(params["statefulset"])
 
 
 def resolve_pod(core, params):
     """Name of the pod to talk to (pod, or pod 0 of the StatefulSet): it exists, is Ready, has the container."""
-    namespace = params["namespace"]
-    name = params["pod"] or "%s-0" % params["statefulset"]
-    try:
-        pod = core.read_namespaced_pod(name, namespace)
-    except ApiException as exc:
-        if getattr(exc, "status", None) == 404:
-            hint = " (StatefulSet %s has no pod 0)" % params["statefulset"] if params["statefulset"] else ""
-            raise InstanceError("pod %s/%s not found%s" % (namespace, name, hint))
-        raise InstanceError("cannot read pod %s/%s: %s" % (namespace, name, getattr(exc, "reason", exc)))
+    namespace, name = params["namespace"], pod_name(params)
+    pod = read_pod(core, namespace, name)
+    if pod is None:
+        hint = " (StatefulSet %s has no pod 0)" % params["statefulset"] if params["statefulset"] else ""
+        raise InstanceError("pod %s/%s not found%s" % (namespace, name, hint))
     containers = [c.name for c in pod.spec.containers]
     if params["container"] not in containers:
         raise InstanceError("pod %s/%s has no container %s (it has: %s)"
                             % (namespace, name, params["container"], ", ".join(containers)))
-    ready = [c.status for c in (pod.status.conditions or []) if c.type == "Ready"]
-    if ready != ["True"]:
+    if not is_ready(pod):
         raise InstanceError("pod %s/%s is not Ready" % (namespace, name))
     return name
 
@@ -78,31 +73,26 @@ def read_password(core, params):
     try:
         secret = core.read_namespaced_secret(secret_name, namespace)
     except ApiException as exc:
-        raise InstanceError("cannot read Secret %s/%s: %s" % (namespace, secret_name, getattr(exc, "reason", exc)))
+        raise InstanceError("cannot read Secret %s/%s: %s" % (namespace, secret_name, exc.reason))
     data = secret.data or {}
     if key not in data:
         raise InstanceError("Secret %s/%s has no key %s" % (namespace, secret_name, key))
     return base64.b64decode(data[key]).decode("utf-8")
 
 
-def pod_cli_for(module, configuration, core, pod):
+def pod_cli_for(module, kube, pod):
     """(password, cli) for a pod of the instance the module's params name; the password is registered with no_log."""
     params = module.params
-    password = read_password(core, params)
+    password = read_password(kube.core, params)
     if password:
         module.no_log_values.add(password)
-    cli = pod_cli(configuration, params["namespace"], pod, params["container"], password,
+    cli = pod_cli(kube.configuration, params["namespace"], pod, params["container"], password,
                   flavor=params["flavor"], port=params["port"])
     return password, cli
 
 
-def connect(module):
-    """(configuration, core API, pod, password, cli) for the instance a module's params name.
-
-    The pod is checked to be Ready; the password is registered with no_log.
-    """
-    configuration = kube_configuration(module.params)
-    core = CoreV1Api(ApiClient(configuration))
-    pod = resolve_pod(core, module.params)
-    password, cli = pod_cli_for(module, configuration, core, pod)
-    return configuration, core, pod, password, cli
+def connect(module, kube):
+    """(pod, cli) for the instance a module's params name: the pod is Ready, the password registered with no_log."""
+    pod = resolve_pod(kube.core, module.params)
+    dummy, cli = pod_cli_for(module, kube, pod)
+    return pod, cli

@@ -18,6 +18,8 @@ import os
 import re
 import struct
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+
 MAGICS = (b"REDIS",)
 EOF_OPCODE = 0xFF
 _POLY = 0x95AC9329AC4BC9B5  # 0xad93d23594c935a9, bit-reflected
@@ -29,7 +31,7 @@ for _byte in range(256):
     _TABLE.append(_crc)
 
 
-class RdbError(ValueError):
+class RdbError(DatastoresError, ValueError):
     """The file is not a complete, intact RDB file."""
 
 
@@ -98,3 +100,11 @@ def parse_check_rdb(output):
     if match:
         result["server_version"] = match.group(1)
     return result
+
+
+def check_rdb_verdict(output, rc):
+    """parse_check_rdb's facts, ok only when the tool said so and exited 0; its output kept when not ok."""
+    parsed = parse_check_rdb(output)
+    parsed["ok"] = parsed["ok"] and str(rc).strip() == "0"
+    parsed["output"] = "" if parsed["ok"] else output[-2000:]
+    return parsed

@@ -17,6 +17,7 @@ import re
 import shlex
 import time
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 
 BINARIES = {
@@ -30,7 +31,7 @@ BINARIES = {
 AUTH_FROM_STDIN = 'IFS= read -r p; if [ -n "$p" ]; then REDISCLI_AUTH=$p; export REDISCLI_AUTH; fi; unset p; '
 
 
-class RedisAdminError(Exception):
+class RedisAdminError(DatastoresError):
     """The server refused, failed, or could not be reached."""
 
 

@@ -32,6 +32,7 @@ import threading
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 
 ANNOTATION = "alertmanagerpp.io/restore"
 HEARTBEAT_SECONDS = 5
@@ -44,7 +45,11 @@ class RestoreInterrupted(BaseException):
     """A signal or the controller's death stopped the restore (BaseException: no `except Exception` eats it)."""
 
 
-class RestoreBusy(Exception):
+class RestoreError(DatastoresError):
+    """The restore failed (after a rollback, when one was needed)."""
+
+
+class RestoreBusy(DatastoresError):
     """Another restore runs, or an interrupted one left its state: nothing was changed."""
 
 

@@ -18,10 +18,12 @@ import json
 import secrets
 import string
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+
 ALPHABET = string.ascii_letters + string.digits
 
 
-class SecretError(Exception):
+class SecretError(DatastoresError):
     """The Secret cannot be read, created or completed."""
 
 

@@ -9,6 +9,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+
 # redis.conf: "1k" => 1000 bytes, "1kb" => 1024 bytes, case-insensitive.
 _REDIS_UNITS = {
     "": 1, "b": 1,
@@ -27,7 +29,7 @@ _K8S_UNITS = {
 _K8S_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 
-class SizeError(ValueError):
+class SizeError(DatastoresError, ValueError):
     """A size that cannot be parsed."""
 
 

@@ -16,9 +16,10 @@ import subprocess
 import threading
 import time
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExec, run_shell
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, check_rdb_verdict
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     BINARIES,
     bgsave_and_wait,
@@ -44,7 +45,7 @@ fi
 """
 
 
-class SnapshotError(Exception):
+class SnapshotError(DatastoresError):
     """The snapshot could not be taken, copied or verified; nothing was published."""
 
 
@@ -277,19 +278,13 @@ class Snapshot(object):
             # Valkey 8 file) proves nothing either way; the pod's own check stands.
             return {"ok": None, "skipped": "%s on the controller cannot read RDB format version %s"
                     % (os.path.basename(binary), too_new.group(1))}
-        parsed = parse_check_rdb(output)
-        parsed["ok"] = parsed["ok"] and completed.returncode == 0
-        parsed["output"] = output[-2000:] if not parsed["ok"] else ""
-        return parsed
+        return check_rdb_verdict(output, completed.returncode)
 
 
 def check_rdb_result(report):
     if report["check_rc"] in (None, "absent"):
         return None
-    parsed = parse_check_rdb(report["check_output"])
-    parsed["ok"] = parsed["ok"] and report["check_rc"] == "0"
-    parsed["output"] = report["check_output"][-2000:] if not parsed["ok"] else ""
-    return parsed
+    return check_rdb_verdict(report["check_output"], report["check_rc"])
 
 
 def publish(temp, final):

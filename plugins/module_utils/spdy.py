@@ -22,6 +22,8 @@ __metaclass__ = type
 import struct
 import zlib
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+
 VERSION = 3
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
 FLAG_FIN = 0x01
@@ -48,7 +50,7 @@ _TAIL = (
 DICTIONARY = b"".join(struct.pack("!I", len(word)) + word.encode("ascii") for word in _WORDS) + _TAIL.encode("ascii")
 
 
-class SpdyError(Exception):
+class SpdyError(DatastoresError):
     """The peer broke the protocol, reset a stream or went away."""
 
 
@@ -65,20 +67,6 @@ class HeaderCompressor(object):
             name, value = name.lower().encode("ascii"), value.encode("utf-8")
             raw += struct.pack("!I", len(name)) + name + struct.pack("!I", len(value)) + value
         return self.zlib.compress(raw) + self.zlib.flush(zlib.Z_SYNC_FLUSH)
-
-
-def decode_header_block(decompressor, block):
-    """[(name, value)] of a header block, with the connection's zlib.decompressobj(zdict=DICTIONARY)."""
-    raw = decompressor.decompress(block)
-    count, offset, headers = struct.unpack_from("!I", raw)[0], 4, []
-    for dummy in range(count):
-        fields = []
-        for dummy_field in range(2):
-            length = struct.unpack_from("!I", raw, offset)[0]
-            fields.append(raw[offset + 4:offset + 4 + length].decode("utf-8"))
-            offset += 4 + length
-        headers.append(tuple(fields))
-    return headers
 
 
 def control_frame(frame_type, flags, payload):

@@ -76,6 +76,19 @@ directory:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
+
+
+def listing(module):
+    params = module.params
+    directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
+    entries = index.list_backups(directory, verify=params["verify"], cluster=params["cluster"])
+    for entry in entries:
+        if entry["status"] in ("unparseable", "foreign"):
+            module.warn("%s is not a backup of this instance: %s" % (entry["manifest"], entry["reason"]))
+    latest = index.latest(entries)
+    return {"changed": False, "directory": directory, "backups": [index.public(e) for e in entries],
+            "latest": index.public(latest) if latest else None}
 
 
 def main():
@@ -86,21 +99,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    directory = None
-    try:
-        directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
-        entries = index.list_backups(directory, verify=params["verify"], cluster=params["cluster"])
-    except index.BackupIndexError as exc:
-        module.fail_json(msg=str(exc))
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot read backups in %s: %s" % (directory, exc))
-    for entry in entries:
-        if entry["status"] in ("unparseable", "foreign"):
-            module.warn("%s is not a backup of this instance: %s" % (entry["manifest"], entry["reason"]))
-    latest = index.latest(entries)
-    module.exit_json(changed=False, directory=directory, backups=[index.public(e) for e in entries],
-                     latest=index.public(latest) if latest else None)
+    run_module(module, lambda: listing(module), "cannot read the backups under %s" % module.params["dest"])
 
 
 if __name__ == "__main__":

@@ -79,6 +79,30 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
+
+
+def prune(module):
+    params = module.params
+    if params["keep_last"] is not None and params["keep_last"] < 1:
+        raise index.BackupIndexError("keep_last must be at least 1 (the newest backup is always kept)")
+    if params["keep_days"] is not None and params["keep_days"] < 0:
+        raise index.BackupIndexError("keep_days must not be negative")
+    directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
+    if not os.path.isdir(directory):
+        return {"changed": False, "deleted": [], "kept": [], "untouched": [], "leftovers_removed": []}
+    with index.InstanceLock(directory):
+        leftovers = index.leftovers(directory) if module.check_mode else index.clean_leftovers(directory)
+        entries = index.list_backups(directory, verify=True, cluster=params["cluster"])
+        delete, keep, untouched = index.retention_plan(entries, params["keep_last"], params["keep_days"])
+        if not module.check_mode:
+            for entry in delete:
+                index.delete_backup(entry)
+    for entry in untouched:
+        module.warn("left %s alone: %s (%s)" % (entry["id"], entry["status"], entry["reason"]))
+    return {"changed": bool(delete or leftovers), "deleted": [e["id"] for e in delete],
+            "kept": [e["id"] for e in keep], "untouched": [index.public(e) for e in untouched],
+            "leftovers_removed": leftovers}
 
 
 def main():
@@ -90,31 +114,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    if params["keep_last"] is not None and params["keep_last"] < 1:
-        module.fail_json(msg="keep_last must be at least 1 (the newest backup is always kept)")
-    if params["keep_days"] is not None and params["keep_days"] < 0:
-        module.fail_json(msg="keep_days must not be negative")
-    try:
-        directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
-        if not os.path.isdir(directory):
-            module.exit_json(changed=False, deleted=[], kept=[], untouched=[], leftovers_removed=[])
-        with index.InstanceLock(directory):
-            leftovers = index.leftovers(directory) if module.check_mode else index.clean_leftovers(directory)
-            entries = index.list_backups(directory, verify=True, cluster=params["cluster"])
-            delete, keep, untouched = index.retention_plan(entries, params["keep_last"], params["keep_days"])
-            if not module.check_mode:
-                for entry in delete:
-                    index.delete_backup(entry)
-    except index.BackupIndexError as exc:
-        module.fail_json(msg=str(exc))
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="retention in %s failed: %s" % (directory, exc))
-    for entry in untouched:
-        module.warn("left %s alone: %s (%s)" % (entry["id"], entry["status"], entry["reason"]))
-    module.exit_json(changed=bool(delete or leftovers), deleted=[e["id"] for e in delete],
-                     kept=[e["id"] for e in keep], untouched=[index.public(e) for e in untouched],
-                     leftovers_removed=leftovers)
+    run_module(module, lambda: prune(module), "retention under %s failed" % module.params["dest"])
 
 
 if __name__ == "__main__":

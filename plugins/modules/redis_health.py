@@ -94,6 +94,7 @@ text:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError, run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health import (
     DEFAULT_LIMITS,
     assess,
@@ -103,9 +104,28 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health_g
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE,
     INSTANCE_REQUIRED_ONE_OF,
-    InstanceError,
     module_argument_spec,
+    pod_name,
 )
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect
+
+
+def read_limits(requested):
+    unknown = sorted(set(requested) - set(DEFAULT_LIMITS))
+    if unknown:
+        raise DatastoresError("unknown limits %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULT_LIMITS))))
+    try:
+        return dict((name, float(value)) for name, value in requested.items())
+    except (TypeError, ValueError) as exc:
+        raise DatastoresError("limits must be numbers: %s" % exc)
+
+
+def report(module):
+    limits = read_limits(module.params["limits"])
+    facts = gather(module, connect(module.params))
+    problems, warnings = assess(facts, limits)
+    return {"changed": False, "healthy": not problems, "problems": problems, "concerns": warnings, "report": facts,
+            "text": render_text(facts, problems, warnings)}
 
 
 def main():
@@ -118,20 +138,8 @@ def main():
         ),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=INSTANCE_REQUIRED_ONE_OF,
         supports_check_mode=True)
-    unknown = sorted(set(module.params["limits"]) - set(DEFAULT_LIMITS))
-    if unknown:
-        module.fail_json(msg="unknown limits %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULT_LIMITS))))
-    try:
-        limits = dict((name, float(value)) for name, value in module.params["limits"].items())
-    except (TypeError, ValueError) as exc:
-        module.fail_json(msg="limits must be numbers: %s" % exc)
-    try:
-        report = gather(module)
-    except InstanceError as exc:
-        module.fail_json(msg=str(exc))
-    problems, warnings = assess(report, limits)
-    module.exit_json(changed=False, healthy=not problems, problems=problems, concerns=warnings, report=report,
-                     text=render_text(report, problems, warnings))
+    run_module(module, lambda: report(module), "health of %s/%s" % (module.params["namespace"],
+                                                                     pod_name(module.params)))
 
 
 if __name__ == "__main__":

@@ -59,14 +59,15 @@ info:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE,
     INSTANCE_REQUIRED_ONE_OF,
-    InstanceError,
     connect,
     module_argument_spec,
+    pod_name,
 )
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExecError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     RedisAdminError,
     check_reply,
@@ -74,20 +75,20 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
 )
 
 
+def read(module):
+    pod, cli = connect(module, connect_api(module.params))
+    ping = check_reply(cli("PING"), "PING")
+    if ping != "PONG":
+        raise RedisAdminError("PING answered %r" % ping[:200])
+    info = parse_info(check_reply(cli("INFO", *module.params["sections"]), "INFO"))
+    return {"changed": False, "pod": pod, "ping": ping, "info": info}
+
+
 def main():
     module = AnsibleModule(argument_spec=module_argument_spec(sections=dict(type="list", elements="str", default=[])),
                            mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=INSTANCE_REQUIRED_ONE_OF,
                            supports_check_mode=True)
-    params = module.params
-    try:
-        dummy, dummy, pod, dummy, cli = connect(module)
-        ping = check_reply(cli("PING"), "PING")
-        if ping != "PONG":
-            raise RedisAdminError("PING answered %r" % ping[:200])
-        info = parse_info(check_reply(cli("INFO", *params["sections"]), "INFO"))
-    except (InstanceError, RedisAdminError, PodExecError) as exc:
-        module.fail_json(msg="%s/%s: %s" % (params["namespace"], params["pod"] or params["statefulset"], exc))
-    module.exit_json(changed=False, pod=pod, ping=ping, info=info)
+    run_module(module, lambda: read(module), "%s/%s" % (module.params["namespace"], pod_name(module.params)))
 
 
 if __name__ == "__main__":

@@ -156,49 +156,68 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import BackupIndexError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
-    INSTANCE_ARG_SPEC,
     INSTANCE_MUTUALLY_EXCLUSIVE,
-    InstanceError,
+    module_argument_spec,
     read_password,
 )
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
-    AUTH_ARG_SPEC,
-    PodExecError,
-    kube_configuration,
-)
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import RdbError
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore import (
-    Restore,
-    RestoreError,
-    load_backup,
-    rollback_interrupted,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore import Restore, rollback_interrupted
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_files import load_backup
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
     RestoreBusy,
     busy_message,
     read_state,
 )
 
-try:
-    from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
-    from kubernetes.client.rest import ApiException
-except ImportError:  # reported through kube_configuration()
-    ApiException = None
-
 
 def argument_spec():
-    spec = dict(
+    return module_argument_spec(
         manifest=dict(type="path"),
         rollback=dict(type="bool", default=False),
         clients=dict(type="list", elements="str", default=[]),
         timeout=dict(type="int", default=300),
         pod_restart=dict(type="bool", default=False),
     )
-    spec.update(INSTANCE_ARG_SPEC)
-    spec.update(AUTH_ARG_SPEC)
-    return spec
+
+
+def recorded_state(kube, params):
+    return read_state(kube.apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"]))
+
+
+def restore(module):
+    params = module.params
+    kube = connect(params)
+    if params["rollback"]:
+        return roll_back(module, kube)
+    manifest = load_backup(params["manifest"])
+    recorded = recorded_state(kube, params)
+    if recorded is not None:
+        raise RestoreBusy(busy_message(recorded, "%s/%s" % (params["namespace"], params["statefulset"])))
+    password = read_password(kube.core, params)
+    if password:
+        module.no_log_values.add(password)
+    if module.check_mode:
+        return {"changed": True, "backup": manifest["id"], "msg": "would restore %s (%d keys) into %s/%s"
+                % (manifest["id"], manifest["keys_total"], params["namespace"], params["statefulset"])}
+    result = Restore(kube, params["namespace"], params["statefulset"], manifest, password,
+                     container=params["container"], flavor=params["flavor"], port=params["port"],
+                     clients=params["clients"], timeout=params["timeout"], pod_restart=params["pod_restart"]
+                     ).run(backup_dir=os.path.dirname(manifest["rdb_path"]))
+    return dict(result, changed=True, backup=manifest["id"], backup_keys=manifest.get("keys", {}))
+
+
+def roll_back(module, kube):
+    """The rollback of an interrupted restore (check mode: what it would do)."""
+    params = module.params
+    if module.check_mode:
+        recorded = recorded_state(kube, params)
+        if recorded is None:
+            return {"changed": False, "msg": "no restore is recorded: nothing to roll back"}
+        return {"changed": True, "msg": "would roll back the recorded restore: %s" % recorded}
+    return rollback_interrupted(kube, params["namespace"], params["statefulset"], container=params["container"],
+                                flavor=params["flavor"], timeout=params["timeout"])
 
 
 def main():
@@ -207,46 +226,8 @@ def main():
     params = module.params
     if not params["statefulset"] or params["pod"]:
         module.fail_json(msg="redis_restore restores into a StatefulSet: set statefulset (not pod)")
-    target = "%s/%s" % (params["namespace"], params["statefulset"])
-    try:
-        configuration = kube_configuration(params)
-        api = ApiClient(configuration)
-        core, apps = CoreV1Api(api), AppsV1Api(api)
-        if params["rollback"]:
-            module.exit_json(**roll_back(module, configuration, core, apps))
-        manifest = load_backup(params["manifest"])
-        recorded = read_state(apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"]))
-        if recorded is not None:
-            raise RestoreBusy(busy_message(recorded, target))
-        password = read_password(core, params)
-        if password:
-            module.no_log_values.add(password)
-        if module.check_mode:
-            module.exit_json(changed=True, backup=manifest["id"],
-                             msg="would restore %s (%d keys) into %s" % (manifest["id"], manifest["keys_total"], target))
-        result = Restore(configuration, core, apps, params["namespace"], params["statefulset"], manifest, password,
-                         flavor=params["flavor"], port=params["port"], clients=params["clients"],
-                         timeout=params["timeout"], pod_restart=params["pod_restart"]
-                         ).run(backup_dir=os.path.dirname(manifest["rdb_path"]))
-    except (RestoreError, RestoreBusy, InstanceError, PodExecError, RdbError, BackupIndexError) as exc:
-        module.fail_json(msg="restore into %s failed: %s" % (target, exc))
-    except Exception as exc:  # ApiException from the client: its status and reason say what went wrong
-        if ApiException is None or not isinstance(exc, ApiException):
-            raise
-        module.fail_json(msg="restore into %s failed: %s %s" % (target, exc.status, exc.reason))
-    module.exit_json(changed=True, backup=manifest["id"], backup_keys=manifest.get("keys", {}), **result)
-
-
-def roll_back(module, configuration, core, apps):
-    """The rollback of an interrupted restore (check mode: what it would do)."""
-    params = module.params
-    if module.check_mode:
-        recorded = read_state(apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"]))
-        if recorded is None:
-            return {"changed": False, "msg": "no restore is recorded: nothing to roll back"}
-        return {"changed": True, "msg": "would roll back the recorded restore: %s" % recorded}
-    return rollback_interrupted(configuration, core, apps, params["namespace"], params["statefulset"],
-                                flavor=params["flavor"], timeout=params["timeout"])
+    run_module(module, lambda: restore(module), "restore into %s/%s failed" % (params["namespace"],
+                                                                             params["statefulset"]))
 
 
 if __name__ == "__main__":

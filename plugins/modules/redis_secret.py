@@ -113,23 +113,14 @@ keys:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
-    AUTH_ARG_SPEC,
-    PodExecError,
-    kube_configuration,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, run_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC, connect
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.secrets import (
     SecretError,
     decoded,
     missing_values,
     redacted,
 )
-
-try:
-    from kubernetes.client import ApiClient, CoreV1Api
-    from kubernetes.client.rest import ApiException
-except ImportError:  # reported through kube_configuration()
-    ApiException = Exception
 
 
 def argument_spec():
@@ -155,7 +146,7 @@ def read_secret(core, namespace, name):
     try:
         return core.read_namespaced_secret(name, namespace)
     except ApiException as exc:
-        if getattr(exc, "status", None) == 404:
+        if exc.status == 404:
             return None
         raise SecretError("cannot read Secret %s/%s: %s %s" % (namespace, name, exc.status, exc.reason))
 
@@ -207,7 +198,7 @@ def write(core, params, secret, added):
 
 def api_failure(action, params, exc):
     target = "%s/%s" % (params["namespace"], params["name"])
-    why = "%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", exc))
+    why = "%s %s" % (exc.status, exc.reason)
     return SecretError("cannot %s Secret %s: %s" % (action, target, why))
 
 
@@ -219,27 +210,28 @@ def ensure_absent(module, core, secret):
         try:
             core.delete_namespaced_secret(params["name"], params["namespace"])
         except ApiException as exc:
-            if getattr(exc, "status", None) != 404:
+            if exc.status != 404:
                 raise api_failure("delete", params, exc)
     return {"changed": True, "created": False, "added": [], "keys": [],
             "diff": {"before": redacted(secret.data or {}), "after": {}}}
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+def manage(module):
     params = module.params
-    try:
-        core = CoreV1Api(ApiClient(kube_configuration(params)))
-        secret = read_secret(core, params["namespace"], params["name"])
-        if params["state"] == "absent":
-            result = ensure_absent(module, core, secret)
-        else:
-            result = ensure_present(module, core, secret)
-    except (SecretError, PodExecError) as exc:
-        module.fail_json(msg=str(exc))
+    core = connect(params).core
+    secret = read_secret(core, params["namespace"], params["name"])
+    if params["state"] == "absent":
+        result = ensure_absent(module, core, secret)
+    else:
+        result = ensure_present(module, core, secret)
     if not module._diff:
         result.pop("diff", None)
-    module.exit_json(**result)
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module, lambda: manage(module))
 
 
 if __name__ == "__main__":

@@ -188,18 +188,17 @@ unchanged:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import MODES_ARG_SPEC, BackupIndexError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import MODES_ARG_SPEC
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE,
     INSTANCE_REQUIRED_ONE_OF,
-    InstanceError,
     connect,
     module_argument_spec,
+    pod_name,
 )
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExecError
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import RdbError
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import RedisAdminError
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import Snapshot, SnapshotError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import Snapshot
 
 
 def argument_spec():
@@ -215,6 +214,25 @@ def argument_spec():
     )
 
 
+def take(module):
+    params = module.params
+    kube = connect_api(params)
+    pod, cli = connect(module, kube)
+    snapshot = Snapshot(
+        kube.configuration, cli, (params["namespace"], pod, params["container"]), params["dest"],
+        params["name"] or params["statefulset"] or params["pod"], params["cluster"], flavor=params["flavor"],
+        save_timeout=params["save_timeout"], transfer_timeout=params["transfer_timeout"],
+        verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode,
+        file_mode=params["file_mode"], dir_mode=params["dir_mode"])
+    result = snapshot.run()
+    for entry in snapshot.malformed:
+        module.warn("%s in %s is not a backup and was left alone: %s (%s)"
+                    % (entry["id"], snapshot.directory, entry["status"], entry["reason"]))
+    if snapshot.leftovers_removed:
+        result["leftovers_removed"] = snapshot.leftovers_removed
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -223,27 +241,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        configuration, dummy, pod, dummy, cli = connect(module)
-        snapshot = Snapshot(
-            configuration, cli, (params["namespace"], pod, params["container"]), params["dest"],
-            params["name"] or params["statefulset"] or params["pod"], params["cluster"], flavor=params["flavor"],
-            save_timeout=params["save_timeout"], transfer_timeout=params["transfer_timeout"],
-            verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode,
-            file_mode=params["file_mode"], dir_mode=params["dir_mode"])
-        result = snapshot.run()
-        for entry in snapshot.malformed:
-            module.warn("%s in %s is not a backup and was left alone: %s (%s)"
-                        % (entry["id"], snapshot.directory, entry["status"], entry["reason"]))
-        if snapshot.leftovers_removed:
-            result["leftovers_removed"] = snapshot.leftovers_removed
-    except (InstanceError, SnapshotError, RedisAdminError, PodExecError, RdbError, BackupIndexError) as exc:
-        module.fail_json(msg="snapshot of %s/%s failed: %s" % (
-            params["namespace"], params["pod"] or params["statefulset"], exc))
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="snapshot of %s/%s failed writing under %s: %s" % (
-            params["namespace"], params["pod"] or params["statefulset"], params["dest"], exc))
-    module.exit_json(**result)
+    run_module(module, lambda: take(module), "snapshot of %s/%s (into %s) failed"
+               % (params["namespace"], pod_name(params), params["dest"]))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import urllib.request
 import pytest
 import yaml
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import kube_configuration, run
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NAME = "alertmanagerpp-redis"

@@ -18,9 +18,12 @@ import time
 import pytest
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import pod_exec
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import pod_files
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import restore as restore_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_files import load_backup
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import snapshot as snapshot_module
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import kube_configuration, run_shell
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import Kube, kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run_shell
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
 
 import test_smoke
@@ -62,7 +65,7 @@ def backed_up_instance(core, apps, request, tmp_path_factory, flavor):
                                         str(tmp_path_factory.mktemp("backups")), NAME, "test-cluster", flavor=flavor,
                                         skip_unchanged=False).run()
     assert manifest["keys_total"] == 320
-    manifest = restore_module.load_backup(manifest["manifest_path"])  # as the module reads it
+    manifest = load_backup(manifest["manifest_path"])  # as the module reads it
     cli("EVAL", WRITE_B, "0")
     time.sleep(1.6)
     instance = (configuration, namespace, manifest, flavor)
@@ -91,7 +94,7 @@ def volume_listing(instance):
 
 def restore(core, apps, instance, pod_restart=False, **manifest_changes):
     configuration, namespace, manifest, flavor = instance
-    return restore_module.Restore(configuration, core, apps, namespace, NAME, dict(manifest, **manifest_changes),
+    return restore_module.Restore(Kube(configuration), namespace, NAME, dict(manifest, **manifest_changes),
                                   None, flavor=flavor, timeout=120, pod_restart=pod_restart)
 
 
@@ -214,7 +217,7 @@ def test_an_upload_into_a_full_device_fails_and_says_so(instance, tmp_path, monk
     source = tmp_path / "payload"
     source.write_bytes(os.urandom(64 * 1024 * 1024))
     with pytest.raises(pod_exec.PodExecError, match="No space left on device"):
-        pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/dev/full", timeout=20)
+        pod_files.upload(configuration, namespace, POD, "redis", str(source), "/dev/full", timeout=20)
     assert not cut_off, "a sender was cut off: %s" % cut_off
 
 
@@ -224,7 +227,7 @@ def test_a_byte_changed_in_transit_is_caught(instance, tmp_path, monkeypatch):
     source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
     flip_first_bulk_send(monkeypatch)
     with pytest.raises(pod_exec.PodExecError, match="upload corrupted: sha256 of the ranges"):
-        pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test")
+        pod_files.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test")
 
 
 @pytest.mark.parametrize("transport,streams,verify", [
@@ -234,7 +237,7 @@ def test_an_upload_is_byte_exact(instance, tmp_path, monkeypatch, transport, str
     configuration, namespace = instance[:2]
     source = tmp_path / "payload"
     source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
-    result = pod_exec.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test", streams=streams,
+    result = pod_files.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test", streams=streams,
                              verify=verify)
     assert result["bytes"] == source.stat().st_size and result["streams"] == streams
     remote = run_shell(configuration, namespace, POD, "redis", "sha256sum /tmp/upload-test; rm -f /tmp/upload-test")
@@ -291,7 +294,7 @@ def binary_instance(core, apps, request, tmp_path_factory):
     manifest = snapshot_module.Snapshot(configuration, cli, (namespace, POD, "redis"),
                                         str(tmp_path_factory.mktemp("backups")), NAME, "test-cluster",
                                         skip_unchanged=False).run()
-    return configuration, namespace, restore_module.load_backup(manifest["manifest_path"]), "redis"
+    return configuration, namespace, load_backup(manifest["manifest_path"]), "redis"
 
 
 def test_binary_key_names_and_values_restore_exactly(core, apps, binary_instance):

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import ANNOTATION
 

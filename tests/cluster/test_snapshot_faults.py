@@ -10,7 +10,7 @@ import os
 import pytest
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import snapshot as snapshot_module
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import RdbError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
 

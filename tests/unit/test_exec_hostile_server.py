@@ -15,16 +15,10 @@ import pytest
 from kubernetes.client import Configuration
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import spdy
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
-    MAX_MESSAGE_BYTES,
-    MAX_STATUS_BYTES,
-    FrameReader,
-    PodExec,
-    PodExecError,
-    SpdyExec,
-    WebsocketExec,
-    exit_code,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_session import MAX_MESSAGE_BYTES, MAX_STATUS_BYTES, PodExecError, exit_code
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_spdy import SpdyExec
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_websocket import FrameReader, WebsocketExec
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExec
 
 
 def ws_frame(opcode, payload, fin=True, rsv=0, announce=None):

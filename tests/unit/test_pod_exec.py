@@ -5,12 +5,9 @@ import socket
 
 import pytest
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import (
-    STDIN_FRAME_BYTES,
-    FrameReader,
-    send_unmasked_frame,
-    split_ranges,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_session import STDIN_FRAME_BYTES
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_websocket import FrameReader, send_unmasked_frame
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_files import split_ranges
 
 
 @pytest.mark.parametrize("size", [1, 125, 126, 65535, 65536, 3 * 65536 + 5])

@@ -12,7 +12,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
     sample_values,
 )
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore import sample_mismatches
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_check import sample_mismatches
 
 from redis_server import PASSWORD
 

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Kubernetes layer, part 2: an instance's pods, their readiness, waiting, scaling.
+
+Everything here takes a k8s_client.Kube (or its typed clients) and plain
+names, so the restore, the snapshot and the health report ask the same
+questions the same way.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError
+
+POLL_SECONDS = 0.25
+
+
+class TimedOut(DatastoresError):
+    """A condition did not come true in time."""
+
+
+def first_pod(statefulset):
+    """The name of a StatefulSet's pod 0: the standalone instance's only pod."""
+    return "%s-0" % statefulset
+
+
+def wait_for(what, condition, timeout, interval=POLL_SECONDS, sleep=time.sleep):
+    """Poll condition() until it is true; TimedOut names `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimedOut("timed out after %ds waiting for %s" % (timeout, what))
+        sleep(interval)
+
+
+def read_pod(core, namespace, name):
+    """The pod, or None when it does not exist."""
+    try:
+        return core.read_namespaced_pod(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def is_ready(pod):
+    """The pod's Ready condition is True."""
+    return [c.status for c in (pod.status.conditions or []) if c.type == "Ready"] == ["True"]
+
+
+def container_started(pod, container):
+    """The container's startup probe passed (or it has none) and it runs."""
+    statuses = [c for c in (pod.status.container_statuses or []) if c.name == container]
+    return bool(statuses and statuses[0].started and statuses[0].state.running)
+
+
+def is_stopped(pod):
+    """The pod is gone, or it is being deleted and none of its containers runs.
+
+    No process writes to its volumes then. Waiting for the pod object to
+    disappear too cost 5 s more on the test cluster.
+    """
+    if pod is None:
+        return True
+    statuses = pod.status.container_statuses or []
+    return bool(pod.metadata.deletion_timestamp) and all(status.state.running is None for status in statuses)
+
+
+def pod_state(pod, container, uid_not=None):
+    """(started, ready) of a pod's container; a pod with uid `uid_not`, or being deleted, counts as not started.
+
+    Started means its startup probe passed: the data is loaded and the server
+    answers. Ready waits for the next readiness probe, up to its period later.
+    """
+    if pod is None or pod.metadata.uid == uid_not or pod.metadata.deletion_timestamp:
+        return False, False
+    started = container_started(pod, container)
+    return started, started and is_ready(pod)
+
+
+def log_tail(core, namespace, pod, container, lines=15):
+    """The last log lines of a container, joined for a message (or why there are none)."""
+    try:
+        log = core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=lines)
+    except ApiException as exc:
+        return "(no log: %s)" % exc.reason
+    return " | ".join(str(log).splitlines())
+
+
+def delete_pod(core, namespace, name, grace_period_seconds=None):
+    """Delete a pod; one that is already gone is no error."""
+    try:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace_period_seconds)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def scale_statefulset(apps, namespace, name, replicas):
+    apps.patch_namespaced_stateful_set_scale(name, namespace, {"spec": {"replicas": replicas}})
+
+
+def scale_deployments(apps, namespace, replicas_by_name):
+    for name, replicas in replicas_by_name.items():
+        apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+
+
+def deployment_replicas(apps, namespace, names):
+    """{name: replicas} of Deployments, as a later scale_deployments puts them back."""
+    return dict((name, apps.read_namespaced_deployment_scale(name, namespace).spec.replicas) for name in names)
