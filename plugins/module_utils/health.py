@@ -29,9 +29,10 @@ DEFAULT_LIMITS = dict(
 
 
 def pod_facts(pod):
-    """Phase, readiness and restarts of each container, from a V1Pod."""
-    restarts = dict((c.name, c.restart_count) for c in (pod.status.container_statuses or []))
-    return {"name": pod.metadata.name, "phase": pod.status.phase, "ready": is_ready(pod), "restarts": restarts}
+    """Phase, readiness and restarts of each container, from a pod (a dict as the API server writes it)."""
+    status = pod.get("status", {})
+    restarts = dict((c["name"], c.get("restartCount", 0)) for c in status.get("containerStatuses") or [])
+    return {"name": pod["metadata"]["name"], "phase": status.get("phase"), "ready": is_ready(pod), "restarts": restarts}
 
 
 def disk_facts(df_output):

@@ -15,7 +15,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health i
     read_server,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import pod_cli_for, pod_name
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import read_pod
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_path, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run_shell
 
 
@@ -24,14 +24,14 @@ def gather(module, kube):
     params = module.params
     namespace, name = params["namespace"], pod_name(params)
     report = {"namespace": namespace, "statefulset": params["statefulset"] or name, "pod": None}
-    pod = read_pod(kube.core, namespace, name)
+    pod = read_pod(kube, namespace, name)
     if pod is None:
         return report
     report["pod"] = pod_facts(pod)
     if report["pod"]["ready"]:
         add_server_and_disk(module, kube, name, report)
     if params["check_exporter"]:
-        report["exporter"] = read_exporter(kube.core, namespace, name, params["exporter_port"])
+        report["exporter"] = read_exporter(kube, namespace, name, params["exporter_port"])
     return report
 
 
@@ -49,11 +49,10 @@ def add_server_and_disk(module, kube, pod, report):
         report["disk_error"] = str(exc)
 
 
-def read_exporter(core, namespace, pod, port):
+def read_exporter(kube, namespace, pod, port):
     """The exporter's view, through the API server's pod proxy."""
     try:
-        response = core.connect_get_namespaced_pod_proxy_with_path(
-            "%s:%d" % (pod, port), namespace, "metrics", _preload_content=False)
-        return exporter_facts(response.data.decode("utf-8", "replace"))
+        metrics = kube.request("GET", "%s:%d/proxy/metrics" % (pod_path(namespace, pod), port), raw=True)
+        return exporter_facts(metrics.decode("utf-8", "replace"))
     except ApiException as exc:
         return {"reachable": False, "error": "%s %s" % (exc.status, exc.reason)}

@@ -41,8 +41,8 @@ def instance_image(statefulset, container):
 class HelperPod(object):
     """One helper pod `name` for the volume `claim` of `instance`, living at most `deadline` seconds."""
 
-    def __init__(self, core, namespace, name, instance, claim, mount, deadline, timeout):
-        self.core, self.namespace, self.name = core, namespace, name
+    def __init__(self, kube, namespace, name, instance, claim, mount, deadline, timeout):
+        self.kube, self.namespace, self.name = kube, namespace, name
         self.instance, self.claim, self.mount = instance, claim, mount
         self.deadline, self.timeout = deadline, timeout
 
@@ -81,35 +81,37 @@ class HelperPod(object):
     def delete_stale(self):
         """Helpers that an earlier, interrupted run left behind (they hold the volume)."""
         selector = ",".join("%s=%s" % item for item in sorted(self.labels().items()))
-        for pod in self.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
+        for pod in self.kube.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
             if pod.metadata.name != self.name and not pod.metadata.deletion_timestamp:
-                delete_pod(self.core, self.namespace, pod.metadata.name, grace_period_seconds=0)
+                delete_pod(self.kube.core, self.namespace, pod.metadata.name, grace_period_seconds=0)
 
     def start(self, image, node=None):
         self.delete_stale()
         if not self.gone():
             self.delete(until_gone=True)
-        self.core.create_namespaced_pod(self.namespace, self.manifest(image, node))
+        self.kube.core.create_namespaced_pod(self.namespace, self.manifest(image, node))
         wait_for("the helper pod %s to run" % self.name, self.started, self.timeout)
 
     def read(self):
-        return read_pod(self.core, self.namespace, self.name)
+        return read_pod(self.kube, self.namespace, self.name)
 
     def gone(self):
         return self.read() is None
 
     def started(self):
         pod = self.read()
-        if pod is not None and pod.status.phase in ("Failed", "Succeeded"):
-            raise KubernetesError("the helper pod %s ended (%s) before it was used" % (self.name, pod.status.phase))
+        phase = (pod or {}).get("status", {}).get("phase")
+        if phase in ("Failed", "Succeeded"):
+            raise KubernetesError("the helper pod %s ended (%s) before it was used" % (self.name, phase))
         return self.usable(pod)
 
     def usable(self, pod=None):
         pod = pod or self.read()
-        return pod is not None and pod.status.phase == "Running" and not pod.metadata.deletion_timestamp
+        return (pod is not None and pod.get("status", {}).get("phase") == "Running"
+                and not pod["metadata"].get("deletionTimestamp"))
 
     def delete(self, until_gone=False):
         """Delete the helper; wait until it no longer runs (or, to reuse its name, until it is gone)."""
-        delete_pod(self.core, self.namespace, self.name, grace_period_seconds=0)
+        delete_pod(self.kube.core, self.namespace, self.name, grace_period_seconds=0)
         wait_for("the helper pod %s to stop" % self.name,
                  lambda: self.gone() if until_gone else is_stopped(self.read()), self.timeout)

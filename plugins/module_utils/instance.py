@@ -49,14 +49,14 @@ def pod_name(params):
     return params["pod"] or first_pod(params["statefulset"])
 
 
-def resolve_pod(core, params):
+def resolve_pod(kube, params):
     """Name of the pod to talk to (pod, or pod 0 of the StatefulSet): it exists, is Ready, has the container."""
     namespace, name = params["namespace"], pod_name(params)
-    pod = read_pod(core, namespace, name)
+    pod = read_pod(kube, namespace, name)
     if pod is None:
         hint = " (StatefulSet %s has no pod 0)" % params["statefulset"] if params["statefulset"] else ""
         raise InstanceError("pod %s/%s not found%s" % (namespace, name, hint))
-    containers = [c.name for c in pod.spec.containers]
+    containers = [c["name"] for c in pod["spec"]["containers"]]
     if params["container"] not in containers:
         raise InstanceError("pod %s/%s has no container %s (it has: %s)"
                             % (namespace, name, params["container"], ", ".join(containers)))
@@ -65,16 +65,16 @@ def resolve_pod(core, params):
     return name
 
 
-def read_password(core, params):
+def read_password(kube, params):
     """The password from the params or from the named Secret (None: no password)."""
     if params["password"] is not None or not params["password_secret"]:
         return params["password"]
     namespace, secret_name, key = params["namespace"], params["password_secret"], params["password_secret_key"]
     try:
-        secret = core.read_namespaced_secret(secret_name, namespace)
+        secret = kube.request("GET", "/api/v1/namespaces/%s/secrets/%s" % (namespace, secret_name))
     except ApiException as exc:
         raise InstanceError("cannot read Secret %s/%s: %s" % (namespace, secret_name, exc.reason))
-    data = secret.data or {}
+    data = secret.get("data") or {}
     if key not in data:
         raise InstanceError("Secret %s/%s has no key %s" % (namespace, secret_name, key))
     return base64.b64decode(data[key]).decode("utf-8")
@@ -83,7 +83,7 @@ def read_password(core, params):
 def pod_cli_for(module, kube, pod):
     """(password, cli) for a pod of the instance the module's params name; the password is registered with no_log."""
     params = module.params
-    password = read_password(kube.core, params)
+    password = read_password(kube, params)
     if password:
         module.no_log_values.add(password)
     cli = pod_cli(kube.configuration, params["namespace"], pod, params["container"], password,
@@ -93,6 +93,6 @@ def pod_cli_for(module, kube, pod):
 
 def connect(module, kube):
     """(pod, cli) for the instance a module's params name: the pod is Ready, the password registered with no_log."""
-    pod = resolve_pod(kube.core, module.params)
+    pod = resolve_pod(kube, module.params)
     dummy, cli = pod_cli_for(module, kube, pod)
     return pod, cli

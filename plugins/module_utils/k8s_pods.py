@@ -4,8 +4,9 @@
 """The Kubernetes layer, part 2: an instance's pods, their readiness, waiting, scaling.
 
 Everything here takes a k8s_client.Kube (or its typed clients) and plain
-names, so the restore, the snapshot and the health report ask the same
-questions the same way.
+names, and pods are dicts as the API server writes them (Kube.get), so the
+restore, the modules that talk to a server and the health report ask the
+same questions the same way.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,25 +38,24 @@ def wait_for(what, condition, timeout, interval=POLL_SECONDS, sleep=time.sleep):
         sleep(interval)
 
 
-def read_pod(core, namespace, name):
-    """The pod, or None when it does not exist."""
-    try:
-        return core.read_namespaced_pod(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+def pod_path(namespace, name=""):
+    return "/api/v1/namespaces/%s/pods/%s" % (namespace, name)
+
+
+def read_pod(kube, namespace, name):
+    """The pod as a dict, or None when it does not exist."""
+    return kube.get(pod_path(namespace, name))
 
 
 def is_ready(pod):
     """The pod's Ready condition is True."""
-    return [c.status for c in (pod.status.conditions or []) if c.type == "Ready"] == ["True"]
+    return [c.get("status") for c in pod.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"] == ["True"]
 
 
 def container_started(pod, container):
     """The container's startup probe passed (or it has none) and it runs."""
-    statuses = [c for c in (pod.status.container_statuses or []) if c.name == container]
-    return bool(statuses and statuses[0].started and statuses[0].state.running)
+    statuses = [c for c in pod.get("status", {}).get("containerStatuses") or [] if c.get("name") == container]
+    return bool(statuses and statuses[0].get("started") and (statuses[0].get("state") or {}).get("running"))
 
 
 def is_stopped(pod):
@@ -66,8 +66,9 @@ def is_stopped(pod):
     """
     if pod is None:
         return True
-    statuses = pod.status.container_statuses or []
-    return bool(pod.metadata.deletion_timestamp) and all(status.state.running is None for status in statuses)
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    return bool(pod["metadata"].get("deletionTimestamp")) and all(
+        not (status.get("state") or {}).get("running") for status in statuses)
 
 
 def pod_state(pod, container, uid_not=None):
@@ -76,7 +77,7 @@ def pod_state(pod, container, uid_not=None):
     Started means its startup probe passed: the data is loaded and the server
     answers. Ready waits for the next readiness probe, up to its period later.
     """
-    if pod is None or pod.metadata.uid == uid_not or pod.metadata.deletion_timestamp:
+    if pod is None or pod["metadata"].get("uid") == uid_not or pod["metadata"].get("deletionTimestamp"):
         return False, False
     started = container_started(pod, container)
     return started, started and is_ready(pod)

@@ -114,7 +114,7 @@ class Restore(object):
 
     def helper_pod(self, name):
         # The helper lives as long as every step's timeout, with room; the kubelet ends it after that.
-        return HelperPod(self.kube.core, self.namespace, name, self.name, "data-%s" % self.pod, DATA,
+        return HelperPod(self.kube, self.namespace, name, self.name, "data-%s" % self.pod, DATA,
                          deadline=8 * self.timeout + 300, timeout=self.timeout)
 
     # -- bookkeeping ------------------------------------------------------
@@ -137,7 +137,7 @@ class Restore(object):
         scale_deployments(self.kube.apps, self.namespace, clients)
 
     def instance_stopped(self):
-        return is_stopped(read_pod(self.kube.core, self.namespace, self.pod))
+        return is_stopped(read_pod(self.kube, self.namespace, self.pod))
 
     def shares_volume(self):
         """Whether a second pod may mount the data volume beside the instance (not on ReadWriteOncePod)."""
@@ -155,7 +155,7 @@ class Restore(object):
 
     def instance_state(self, uid_not=None):
         """(started, ready) of pod 0's server container."""
-        return pod_state(read_pod(self.kube.core, self.namespace, self.pod), self.container, uid_not)
+        return pod_state(read_pod(self.kube, self.namespace, self.pod), self.container, uid_not)
 
     def helper_sh(self, script, args=()):
         return run_shell(self.configuration, self.namespace, self.helper.name, HELPER, script, args=args)
@@ -175,8 +175,9 @@ class Restore(object):
         image = instance_image(self.statefulset(), self.container)
         self.replicas = self.statefulset().spec.replicas or 1
         self.client_replicas = deployment_replicas(self.kube.apps, self.namespace, self.clients)
-        live = read_pod(self.kube.core, self.namespace, self.pod)
-        node = live.spec.node_name if live is not None and live.spec.node_name and self.shares_volume() else None
+        live = read_pod(self.kube, self.namespace, self.pod)
+        node = (live or {}).get("spec", {}).get("nodeName")
+        node = node if node and self.shares_volume() else None
         self.recorder.claim(self.recorded(node, "preparing"))
         with Watch(self.recorder) as watch:
             self.watch = watch
@@ -271,7 +272,7 @@ class Restore(object):
         self.step("instance started with AOF on")
         verified = self.verify_server(instance, "identical in the instance")
         if self.pod_restart:
-            uid = self.kube.core.read_namespaced_pod(self.pod, self.namespace).metadata.uid
+            uid = read_pod(self.kube, self.namespace, self.pod)["metadata"]["uid"]
             delete_pod(self.kube.core, self.namespace, self.pod)
             self.wait_for_instance(uid_not=uid, started_only=True)
             verified = self.verify_server(instance, "identical after a pod restart")

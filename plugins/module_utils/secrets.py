@@ -32,8 +32,8 @@ def generate(length):
 
 
 def decoded(secret):
-    """{key: text} of a Secret object's data."""
-    return dict((key, base64.b64decode(value).decode("utf-8")) for key, value in (secret.data or {}).items())
+    """{key: text} of a Secret's data (the Secret a dict as the API server writes it)."""
+    return dict((key, base64.b64decode(value).decode("utf-8")) for key, value in (secret.get("data") or {}).items())
 
 
 def password_file(uri, password):

@@ -195,7 +195,7 @@ def restore(module):
     recorded = recorded_state(kube, params)
     if recorded is not None:
         raise RestoreBusy(busy_message(recorded, "%s/%s" % (params["namespace"], params["statefulset"])))
-    password = read_password(kube.core, params)
+    password = read_password(kube, params)
     if password:
         module.no_log_values.add(password)
     if module.check_mode:

@@ -141,17 +141,19 @@ def argument_spec():
     return spec
 
 
-def read_secret(core, namespace, name):
-    """The Secret, or None when it (or its namespace) does not exist."""
+def secret_path(namespace, name=""):
+    return "/api/v1/namespaces/%s/secrets/%s" % (namespace, name)
+
+
+def read_secret(kube, namespace, name):
+    """The Secret (a dict), or None when it (or its namespace) does not exist."""
     try:
-        return core.read_namespaced_secret(name, namespace)
+        return kube.get(secret_path(namespace, name))
     except ApiException as exc:
-        if exc.status == 404:
-            return None
         raise SecretError("cannot read Secret %s/%s: %s %s" % (namespace, name, exc.status, exc.reason))
 
 
-def ensure_present(module, core, secret):
+def ensure_present(module, kube, secret):
     params = module.params
     target = "%s/%s" % (params["namespace"], params["name"])
     existing = decoded(secret) if secret is not None else {}
@@ -175,23 +177,24 @@ def ensure_present(module, core, secret):
               "diff": {"before": redacted(existing) if secret is not None else {},
                        "after": redacted(set(existing) | set(added))}}
     if added and not module.check_mode:
-        write(core, params, secret, added)
+        write(kube, params, secret, added)
     return result
 
 
-def write(core, params, secret, added):
+def write(kube, params, secret, added):
     if secret is None:
         body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                 "metadata": {"name": params["name"], "namespace": params["namespace"], "labels": params["labels"]},
                 "stringData": added}
         try:
-            core.create_namespaced_secret(params["namespace"], body)
+            kube.request("POST", secret_path(params["namespace"]), body)
         except ApiException as exc:
             raise api_failure("create", params, exc)
         return
-    body = {"metadata": {"resourceVersion": secret.metadata.resource_version}, "stringData": added}
+    body = {"metadata": {"resourceVersion": secret["metadata"]["resourceVersion"]}, "stringData": added}
     try:
-        core.patch_namespaced_secret(params["name"], params["namespace"], body)
+        kube.request("PATCH", secret_path(params["namespace"], params["name"]), body,
+                     content_type="application/merge-patch+json")
     except ApiException as exc:
         raise api_failure("complete", params, exc)
 
@@ -202,28 +205,28 @@ def api_failure(action, params, exc):
     return SecretError("cannot %s Secret %s: %s" % (action, target, why))
 
 
-def ensure_absent(module, core, secret):
+def ensure_absent(module, kube, secret):
     params = module.params
     if secret is None:
         return {"changed": False, "created": False, "added": [], "keys": []}
     if not module.check_mode:
         try:
-            core.delete_namespaced_secret(params["name"], params["namespace"])
+            kube.request("DELETE", secret_path(params["namespace"], params["name"]))
         except ApiException as exc:
             if exc.status != 404:
                 raise api_failure("delete", params, exc)
     return {"changed": True, "created": False, "added": [], "keys": [],
-            "diff": {"before": redacted(secret.data or {}), "after": {}}}
+            "diff": {"before": redacted(secret.get("data") or {}), "after": {}}}
 
 
 def manage(module):
     params = module.params
-    core = connect(params).core
-    secret = read_secret(core, params["namespace"], params["name"])
+    kube = connect(params)
+    secret = read_secret(kube, params["namespace"], params["name"])
     if params["state"] == "absent":
-        result = ensure_absent(module, core, secret)
+        result = ensure_absent(module, kube, secret)
     else:
-        result = ensure_present(module, core, secret)
+        result = ensure_present(module, kube, secret)
     if not module._diff:
         result.pop("diff", None)
     return result

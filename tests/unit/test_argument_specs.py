@@ -29,14 +29,37 @@ def test_defaults_and_argument_specs_agree(role):
         assert spec.get("description"), f"{role}: {name} has no description"
 
 
+INSTANCE_ROLE = "redis_instance"
+
+
+def vocabulary():
+    return set(load(ROLES / INSTANCE_ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"])
+
+
 @pytest.mark.parametrize("role", role_names())
 def test_role_variables_carry_the_role_prefix(role):
+    """A role's own variables carry its prefix; the instance's vocabulary (redis_*) is the one exception."""
     options = load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    prefix = role + "_"
-    shared = {"profile"}
-    # Roles other than redis take the instance's shared vocabulary (redis_*).
-    assert sorted(k for k in options if k not in shared and not k.startswith(prefix)
-                  and not k.startswith("redis_")) == []
+    own = set(options) - {"profile"} - (vocabulary() if role == INSTANCE_ROLE else set())
+    assert sorted(k for k in own if not k.startswith(role + "_")) == []
+
+
+@pytest.mark.parametrize("role", [r for r in role_names() if r != INSTANCE_ROLE])
+def test_the_instance_vocabulary_is_defined_once(role):
+    """Every other role depends on redis_instance and declares none of its variables again."""
+    meta = load(ROLES / role / "meta" / "main.yml")
+    assert {"role": "alertmanagerpp.datastores." + INSTANCE_ROLE} in meta["dependencies"]
+    options = load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    defaults = load(ROLES / role / "defaults" / "main.yml")
+    assert sorted(vocabulary() & (set(options) | set(defaults))) == []
+
+
+def test_no_line_silences_the_role_prefix_rule_but_profile():
+    """The CLI's -e profile=... is the only variable a role shares without the prefix (besides the vocabulary)."""
+    for path in ROLES.glob("*/*/*.yml"):
+        for line in path.read_text().splitlines():
+            if "noqa: var-naming" in line:
+                assert line.startswith("profile:"), "%s: %s" % (path, line)
 
 
 def test_role_references_are_generated_from_the_specs():
