@@ -60,9 +60,6 @@ def failure_text(exc):
     return "%s" % exc
 
 
-EXPECTED = (DatastoresError, ApiException, ConnectionFailure, IOError, OSError)
-
-
 def run_module(module, body, prefix=None):
     """Call body() and exit with the result dict it returns; an expected failure fails the module on one line.
 
@@ -70,7 +67,7 @@ def run_module(module, body, prefix=None):
     """
     try:
         result = body()
-    except EXPECTED as exc:
+    except (DatastoresError, ApiException, ConnectionFailure, IOError, OSError) as exc:
         text = failure_text(exc)
         module.fail_json(msg=one_line("%s: %s" % (prefix, text) if prefix else text))
     module.exit_json(**result)

@@ -81,7 +81,6 @@ def exit_code(status):
     raise PodExecError("exec failed: %.500s" % (status.get("message") or status))
 
 
-
 class ExecSession(object):
     """What both transports share: the target, the command's stderr and its status document."""
 

@@ -114,7 +114,6 @@ class SpdyExec(ExecSession):
         return self.exit_code()
 
 
-
 def open_socket(configuration, timeout):
     """A socket to the API server, TLS set up as the kubernetes library sets it up for websockets."""
     url = urlsplit(configuration.host)

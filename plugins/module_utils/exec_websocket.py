@@ -112,7 +112,6 @@ class WebsocketExec(ExecSession):
         return self.exit_code()
 
 
-
 def open_websocket(configuration, url, headers, timeout):
     """A websocket to the exec endpoint, TLS as the kubernetes library sets it up, the handshake under `timeout`."""
     header = ["%s: %s" % (name, value) for name, value in sorted(headers.items())]
@@ -134,7 +133,6 @@ def open_websocket(configuration, url, headers, timeout):
     websocket = WebSocket(sslopt=ssl_opts, skip_utf8_validation=False)
     websocket.connect(url, **options)
     return websocket
-
 
 
 def send_unmasked_frame(sock, prefix, payload):

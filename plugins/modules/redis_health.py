@@ -138,8 +138,8 @@ def main():
         ),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=INSTANCE_REQUIRED_ONE_OF,
         supports_check_mode=True)
-    run_module(module, lambda: report(module), "health of %s/%s" % (module.params["namespace"],
-                                                                     pod_name(module.params)))
+    target = "%s/%s" % (module.params["namespace"], pod_name(module.params))
+    run_module(module, lambda: report(module), "health of %s" % target)
 
 
 if __name__ == "__main__":

@@ -226,8 +226,8 @@ def main():
     params = module.params
     if not params["statefulset"] or params["pod"]:
         module.fail_json(msg="redis_restore restores into a StatefulSet: set statefulset (not pod)")
-    run_module(module, lambda: restore(module), "restore into %s/%s failed" % (params["namespace"],
-                                                                             params["statefulset"]))
+    target = "%s/%s" % (params["namespace"], params["statefulset"])
+    run_module(module, lambda: restore(module), "restore into %s failed" % target)
 
 
 if __name__ == "__main__":

@@ -237,8 +237,8 @@ def test_an_upload_is_byte_exact(instance, tmp_path, monkeypatch, transport, str
     configuration, namespace = instance[:2]
     source = tmp_path / "payload"
     source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
-    result = pod_files.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test", streams=streams,
-                             verify=verify)
+    result = pod_files.upload(configuration, namespace, POD, "redis", str(source), "/tmp/upload-test",
+                              streams=streams, verify=verify)
     assert result["bytes"] == source.stat().st_size and result["streams"] == streams
     remote = run_shell(configuration, namespace, POD, "redis", "sha256sum /tmp/upload-test; rm -f /tmp/upload-test")
     assert remote.split()[0] == hashlib.sha256(source.read_bytes()).hexdigest()

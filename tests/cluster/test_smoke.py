@@ -82,6 +82,16 @@ def wait_ready_pod(core, namespace, not_uid=None):
     )
 
 
+def throwaway_instance(core, apps, request, prefix):
+    """A namespace `<prefix>-<pid>` with the Ready smoke StatefulSet, deleted after the test module."""
+    namespace = "%s-%s" % (prefix, os.getpid())
+    core.create_namespace({"metadata": {"name": namespace}})
+    request.addfinalizer(lambda: core.delete_namespace(namespace))
+    apps.create_namespaced_stateful_set(namespace, statefulset_manifest())
+    wait_ready_pod(core, namespace)
+    return namespace
+
+
 def redis_cli(core, namespace, *args):
     return stream(
         core.connect_get_namespaced_pod_exec,

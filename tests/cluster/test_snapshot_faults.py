@@ -22,11 +22,7 @@ NAME = test_smoke.NAME
 @pytest.fixture(scope="module")
 def instance(core, apps, request):
     """A Redis pod (no password) with some data, for the whole module."""
-    namespace = "amp-faults-%s" % os.getpid()
-    core.create_namespace({"metadata": {"name": namespace}})
-    request.addfinalizer(lambda: core.delete_namespace(namespace))
-    apps.create_namespaced_stateful_set(namespace, test_smoke.statefulset_manifest())
-    test_smoke.wait_ready_pod(core, namespace)
+    namespace = test_smoke.throwaway_instance(core, apps, request, "amp-faults")
     test_smoke.redis_cli(core, namespace, "EVAL", "for i=1,200 do redis.call('SET','k'..i,'v'..i) end", "0")
     configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
     return configuration, namespace
