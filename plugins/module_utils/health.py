@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The health report of one instance: gather facts (read-only), judge them, render them.
 
-gather() talks to the cluster; assess() and render_text() are pure, so the
+health_gather.gather() talks to the cluster; assess() and render_text() here are pure, so the
 judgement is unit-tested on INFO from a real server.
 """
 

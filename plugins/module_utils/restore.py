@@ -172,8 +172,9 @@ class Restore(object):
             return self.claimed_run()
 
     def claimed_run(self):
-        image = instance_image(self.statefulset(), self.container)
-        self.replicas = self.statefulset().spec.replicas or 1
+        sts = self.statefulset()
+        image = instance_image(sts, self.container)
+        self.replicas = sts.spec.replicas or 1
         self.client_replicas = deployment_replicas(self.kube.apps, self.namespace, self.clients)
         live = read_pod(self.kube, self.namespace, self.pod)
         node = (live or {}).get("spec", {}).get("nodeName")
