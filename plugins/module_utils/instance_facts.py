@@ -5,8 +5,8 @@
 
 The roles decide from these facts (the PodDisruptionBudget's API version,
 whether the Prometheus Operator's kinds are served, which optional objects
-exist, the live StatefulSet for the immutable-field check) instead of one
-module run per question.
+exist, the live StatefulSet for the immutable-field check, which keys the
+instance's Secrets hold) instead of one module run per question.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -58,7 +58,13 @@ def settled(statefulset):
             and status.get("currentRevision") == status.get("updateRevision"))
 
 
-def gather(kube, namespace, name):
+def secret_keys(kube, namespace, name):
+    """The key names of a Secret (never its values), or None when it does not exist."""
+    secret = kube.get("/api/v1/namespaces/%s/secrets/%s" % (namespace, name))
+    return None if secret is None else sorted(secret.get("data") or {})
+
+
+def gather(kube, namespace, name, secrets=()):
     """The facts dict the redis_instance_info module returns."""
     served = served_versions(kube)
     pdb_version = "v1" if "v1" in served.get("policy", []) else "v1beta1"
@@ -68,10 +74,12 @@ def gather(kube, namespace, name):
         "apps", "v1", namespace, "statefulsets", name))
     namespace_exists = statefulset is not None or absent_on_404(lambda: kube.core.read_namespace(namespace)) is not None
     existing = dict((kind, False) for kind, dummy, dummy_plural in OPTIONAL)
+    keys = dict((secret, None) for secret in secrets)
     if namespace_exists:
+        keys = dict((secret, secret_keys(kube, namespace, secret)) for secret in secrets)
         for kind, group, plural in OPTIONAL:
             existing[kind] = absent_on_404(lambda: kube.objects.get_namespaced_custom_object(
                 group, versions[group], namespace, plural, name)) is not None
     return {"target": "%s/%s" % (namespace, name), "namespace_exists": namespace_exists,
-            "statefulset": statefulset, "settled": settled(statefulset), "existing": existing, "pdb_api_version": "policy/" + pdb_version,
+            "statefulset": statefulset, "settled": settled(statefulset), "existing": existing, "secret_keys": keys, "pdb_api_version": "policy/" + pdb_version,
             "prometheus_operator": operator_served(kube, served)}

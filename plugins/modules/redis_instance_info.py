@@ -14,7 +14,8 @@ short_description: What the cluster holds of a Redis/Valkey instance, and what i
 version_added: 0.3.0
 description:
   - Reads in one pass whether the namespace exists, the live StatefulSet, which of the instance's optional objects
-    (PodDisruptionBudget, NetworkPolicy, named like the StatefulSet) exist, the PodDisruptionBudget API version the
+    (PodDisruptionBudget, NetworkPolicy, named like the StatefulSet) exist, the key names (never the values) of the
+    Secrets named in I(secrets), the PodDisruptionBudget API version the
     server serves (C(policy/v1) from Kubernetes 1.21, C(policy/v1beta1) before) and whether the Prometheus
     Operator's ServiceMonitor and PrometheusRule kinds are served.
   - The roles decide from these facts instead of one module run per question.
@@ -30,6 +31,11 @@ options:
     description: Name of the instance (its StatefulSet).
     type: str
     required: true
+  secrets:
+    description: Secrets of the instance whose key names to report (never their values).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - alertmanagerpp.datastores.kubernetes_auth
   - alertmanagerpp.datastores.read_only
@@ -69,6 +75,11 @@ existing:
   returned: always
   type: dict
   sample: {"PodDisruptionBudget": true, "NetworkPolicy": false}
+secret_keys:
+  description: For each Secret in I(secrets), its key names, or null when it does not exist.
+  returned: always
+  type: dict
+  sample: {"alertmanagerpp-redis-auth": ["password"]}
 pdb_api_version:
   description: The PodDisruptionBudget API version to use.
   returned: always
@@ -88,11 +99,13 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_clie
 
 
 def main():
-    spec = dict(namespace=dict(type="str", required=True), name=dict(type="str", required=True))
+    spec = dict(namespace=dict(type="str", required=True), name=dict(type="str", required=True),
+                secrets=dict(type="list", elements="str", default=[], no_log=False))
     spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
-    run_module(module, lambda: dict(gather(connect(params), params["namespace"], params["name"]), changed=False),
+    run_module(module, lambda: dict(gather(connect(params), params["namespace"], params["name"], params["secrets"]),
+                                    changed=False),
                "facts of %s/%s" % (params["namespace"], params["name"]))
 
 
