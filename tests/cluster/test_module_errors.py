@@ -33,10 +33,10 @@ MODULES = {
 }
 
 
-def run_module(tmp_path, module, args, kubeconfig=KUBECONFIG):
+def run_module(tmp_path, module, args, kubeconfig=KUBECONFIG, check_mode=False):
     """The module's result as the json callback reports it."""
-    play = [{"hosts": "all", "gather_facts": False,
-             "tasks": [{"name": "the module", "alertmanagerpp.datastores." + module: args}]}]
+    task = {"name": "the module", "alertmanagerpp.datastores." + module: args, "check_mode": check_mode}
+    play = [{"hosts": "all", "gather_facts": False, "tasks": [task]}]
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(play))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
