@@ -13,8 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException
-
 OPERATOR_GROUP, OPERATOR_VERSION = "monitoring.coreos.com", "v1"
 OPERATOR_KINDS = ("servicemonitors", "prometheusrules")
 # Objects of the instance that its settings may switch off (then they are removed).
@@ -25,26 +23,16 @@ OPTIONAL = (("PodDisruptionBudget", "policy", "poddisruptionbudgets"),
 def served_versions(kube):
     """{group: [versions]} the API server serves (the core group as "")."""
     served = {"": ["v1"]}
-    for group in kube.apis.get_api_versions().groups:
-        served[group.name] = [version.version for version in group.versions]
+    for group in kube.get("/apis")["groups"]:
+        served[group["name"]] = [version["version"] for version in group["versions"]]
     return served
-
-
-def absent_on_404(read):
-    """read() or None when the API server answers 404."""
-    try:
-        return read()
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 def operator_served(kube, served):
     if OPERATOR_VERSION not in served.get(OPERATOR_GROUP, []):
         return False
-    resources = kube.objects.get_api_resources(OPERATOR_GROUP, OPERATOR_VERSION).resources
-    return set(OPERATOR_KINDS) <= set(resource.name for resource in resources)
+    resources = kube.get("/apis/%s/%s" % (OPERATOR_GROUP, OPERATOR_VERSION)) or {}
+    return set(OPERATOR_KINDS) <= set(resource["name"] for resource in resources.get("resources") or [])
 
 
 def settled(statefulset):
@@ -69,17 +57,16 @@ def gather(kube, namespace, name, secrets=()):
     served = served_versions(kube)
     pdb_version = "v1" if "v1" in served.get("policy", []) else "v1beta1"
     versions = {"policy": pdb_version, "networking.k8s.io": "v1"}
-    # Through the generic client: plain dicts, and no import of the typed core and apps clients (0.7 s).
-    statefulset = absent_on_404(lambda: kube.objects.get_namespaced_custom_object(
-        "apps", "v1", namespace, "statefulsets", name))
-    namespace_exists = statefulset is not None or absent_on_404(lambda: kube.core.read_namespace(namespace)) is not None
+    # Plain JSON through Kube.get: no typed client to import (0.3-0.6 s each).
+    statefulset = kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (namespace, name))
+    namespace_exists = statefulset is not None or kube.get("/api/v1/namespaces/%s" % namespace) is not None
     existing = dict((kind, False) for kind, dummy, dummy_plural in OPTIONAL)
     keys = dict((secret, None) for secret in secrets)
     if namespace_exists:
         keys = dict((secret, secret_keys(kube, namespace, secret)) for secret in secrets)
         for kind, group, plural in OPTIONAL:
-            existing[kind] = absent_on_404(lambda: kube.objects.get_namespaced_custom_object(
-                group, versions[group], namespace, plural, name)) is not None
+            existing[kind] = kube.get("/apis/%s/%s/namespaces/%s/%s/%s"
+                                      % (group, versions[group], namespace, plural, name)) is not None
     return {"target": "%s/%s" % (namespace, name), "namespace_exists": namespace_exists,
-            "statefulset": statefulset, "settled": settled(statefulset), "existing": existing, "secret_keys": keys, "pdb_api_version": "policy/" + pdb_version,
-            "prometheus_operator": operator_served(kube, served)}
+            "statefulset": statefulset, "settled": settled(statefulset), "existing": existing, "secret_keys": keys,
+            "pdb_api_version": "policy/" + pdb_version, "prometheus_operator": operator_served(kube, served)}

@@ -81,8 +81,7 @@ class Kube(object):
     to import, paid by every module run otherwise.
     """
 
-    CLIENTS = {"core": ("core_v1_api", "CoreV1Api"), "apps": ("apps_v1_api", "AppsV1Api"),
-               "apis": ("apis_api", "ApisApi"), "objects": ("custom_objects_api", "CustomObjectsApi")}
+    CLIENTS = {"core": ("core_v1_api", "CoreV1Api"), "apps": ("apps_v1_api", "AppsV1Api")}
 
     def __init__(self, configuration):
         self.configuration = configuration
@@ -124,10 +123,6 @@ class Kube(object):
             if exc.status == 404:
                 return None
             raise
-
-    def as_dict(self, obj):
-        """An object of the typed clients as the API server writes it (camelCase keys)."""
-        return self.api.sanitize_for_serialization(obj)
 
 
 def connect(params):
