@@ -41,15 +41,25 @@ def settled(statefulset):
         return False
     spec, status = statefulset.get("spec") or {}, statefulset.get("status") or {}
     replicas = spec.get("replicas", 1)
+    # OnDelete (the Sentinel topology): currentRevision may never move; updatedReplicas says it all.
+    on_delete = (spec.get("updateStrategy") or {}).get("type") == "OnDelete"
     return (status.get("observedGeneration") == (statefulset.get("metadata") or {}).get("generation")
             and status.get("replicas") == replicas == status.get("readyReplicas") == status.get("updatedReplicas")
-            and status.get("currentRevision") == status.get("updateRevision"))
+            and (on_delete or status.get("currentRevision") == status.get("updateRevision")))
 
 
 def secret_keys(kube, namespace, name):
     """The key names of a Secret (never its values), or None when it does not exist."""
     secret = kube.get("/api/v1/namespaces/%s/secrets/%s" % (namespace, name))
     return None if secret is None else sorted(secret.get("data") or {})
+
+
+def pod_addresses(kube, namespace, name):
+    """{pod: ClusterIP} of the instance's per-pod Services (Sentinel topology: the pods' stable addresses)."""
+    services = kube.get("/api/v1/namespaces/%s/services?labelSelector=%s" % (
+        namespace, "alertmanagerpp.io/pod-address%3Dtrue,app.kubernetes.io/instance%3D" + name))
+    return dict((service["metadata"]["name"], service["spec"].get("clusterIP"))
+                for service in (services or {}).get("items") or [])
 
 
 def gather(kube, namespace, name, secrets=()):
@@ -62,11 +72,14 @@ def gather(kube, namespace, name, secrets=()):
     namespace_exists = statefulset is not None or kube.get("/api/v1/namespaces/%s" % namespace) is not None
     existing = dict((kind, False) for kind, dummy, dummy_plural in OPTIONAL)
     keys = dict((secret, None) for secret in secrets)
+    addresses = {}
     if namespace_exists:
         keys = dict((secret, secret_keys(kube, namespace, secret)) for secret in secrets)
+        addresses = pod_addresses(kube, namespace, name)
         for kind, group, plural in OPTIONAL:
             existing[kind] = kube.get("/apis/%s/%s/namespaces/%s/%s/%s"
                                       % (group, versions[group], namespace, plural, name)) is not None
     return {"target": "%s/%s" % (namespace, name), "namespace_exists": namespace_exists,
             "statefulset": statefulset, "settled": settled(statefulset), "existing": existing, "secret_keys": keys,
+            "pod_addresses": addresses,
             "pdb_api_version": "policy/" + pdb_version, "prometheus_operator": operator_served(kube, served)}

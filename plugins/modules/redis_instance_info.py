@@ -80,6 +80,12 @@ secret_keys:
   returned: always
   type: dict
   sample: {"alertmanagerpp-redis-auth": ["password"]}
+pod_addresses:
+  description: >-
+    ClusterIP of each per-pod Service of the instance (Sentinel topology: the pods' stable addresses), by pod name.
+  returned: always
+  type: dict
+  sample: {"alertmanagerpp-redis-0": "10.0.0.17"}
 pdb_api_version:
   description: The PodDisruptionBudget API version to use.
   returned: always

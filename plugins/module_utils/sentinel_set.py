@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Sentinel topology as its pods and servers see it: addresses, roles, replication, each Sentinel's view.
+
+Every pod of the set (servers and Sentinels) has a Service of its own name
+whose ClusterIP is its stable address; the Sentinels and replicas know each
+other by those addresses only, so this module maps addresses to pods
+through the same Services.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import is_ready, pod_path
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    check_reply, parse_info, pod_cli)
+
+SERVER_CONTAINER, SENTINEL_CONTAINER = "redis", "sentinel"
+
+
+class SentinelSetError(DatastoresError):
+    """The set is not in a state the operation can start from, or did not reach the one it waits for."""
+
+
+def fields(reply):
+    """The flat name/value lines of one SENTINEL MASTER-style reply as a dict."""
+    lines = reply.splitlines()
+    return dict(zip(lines[0::2], lines[1::2]))
+
+
+def addresses_in(reply):
+    """The `ip` values of a SENTINEL REPLICAS/SENTINELS reply (one flat name/value list per entry)."""
+    lines = reply.splitlines()
+    return sorted(lines[i + 1] for i in range(0, len(lines) - 1, 2) if lines[i] == "ip")
+
+
+def replica_offsets(info):
+    """{address: offset} of the replicas a primary's INFO replication lists."""
+    offsets = {}
+    for key, value in info.items():
+        if key.startswith("slave") and key[5:].isdigit():
+            entry = dict(part.split("=", 1) for part in value.split(","))
+            offsets[entry["ip"]] = int(entry.get("offset", 0))
+    return offsets
+
+
+class SentinelSet(object):
+    """The server StatefulSet, the Sentinels' StatefulSet and how to talk to each pod of them."""
+
+    def __init__(self, kube, namespace, statefulset, sentinel_statefulset, master_name, passwords,
+                 flavor="redis", port=6379, sentinel_port=26379):
+        self.kube, self.namespace = kube, namespace
+        self.statefulset, self.sentinel_statefulset = statefulset, sentinel_statefulset
+        self.master_name, self.flavor = master_name, flavor
+        self.port, self.sentinel_port = port, sentinel_port
+        self.password, self.sentinel_password = passwords
+        self._addresses = {}
+
+    # Kubernetes side
+
+    def read_statefulset(self, name):
+        statefulset = self.kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (self.namespace, name))
+        if statefulset is None:
+            raise SentinelSetError("StatefulSet %s/%s not found" % (self.namespace, name))
+        return statefulset
+
+    @staticmethod
+    def pods(statefulset):
+        """Pod names of a StatefulSet by ordinal, as many as its spec asks for."""
+        name = statefulset["metadata"]["name"]
+        return ["%s-%d" % (name, ordinal) for ordinal in range(statefulset["spec"].get("replicas", 1))]
+
+    def servers(self):
+        return self.pods(self.read_statefulset(self.statefulset))
+
+    def sentinels(self):
+        """The Sentinels' pod names; none while their StatefulSet does not exist (first start, conversion)."""
+        statefulset = self.kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s"
+                                    % (self.namespace, self.sentinel_statefulset))
+        return self.pods(statefulset) if statefulset else []
+
+    def read_pod(self, name):
+        return self.kube.get(pod_path(self.namespace, name))
+
+    def ready_pods(self, names):
+        return [name for name in names if is_ready(self.read_pod(name) or {})]
+
+    def address(self, pod):
+        """The pod's stable address: the ClusterIP of the Service named as the pod."""
+        if pod not in self._addresses:
+            service = self.kube.get("/api/v1/namespaces/%s/services/%s" % (self.namespace, pod))
+            if service is None:
+                raise SentinelSetError("Service %s/%s (the pod's address) not found" % (self.namespace, pod))
+            self._addresses[pod] = service["spec"]["clusterIP"]
+        return self._addresses[pod]
+
+    def pod_at(self, address):
+        """The server pod whose Service has that address, or None."""
+        return next((pod for pod in self.servers() if self.address(pod) == address), None)
+
+    # Server side
+
+    def server_cli(self, pod, timeout=30):
+        return pod_cli(self.kube.configuration, self.namespace, pod, SERVER_CONTAINER, self.password,
+                       flavor=self.flavor, port=self.port, timeout=timeout)
+
+    def sentinel_cli(self, pod, timeout=30):
+        return pod_cli(self.kube.configuration, self.namespace, pod, SENTINEL_CONTAINER, self.sentinel_password,
+                       flavor=self.flavor, port=self.sentinel_port, timeout=timeout)
+
+    def replication(self, pod):
+        """A server's INFO replication, parsed; {} when its pod is not Ready or it does not answer."""
+        if not is_ready(self.read_pod(pod) or {}):
+            return {}
+        try:
+            return parse_info(check_reply(self.server_cli(pod)("INFO", "replication"), "INFO"))
+        except DatastoresError:
+            return {}
+
+    def ask_sentinel(self, pod):
+        """The primary's address as one Sentinel names it, or None."""
+        try:
+            reply = self.sentinel_cli(pod)("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name)
+        except DatastoresError:
+            return None
+        lines = reply.split()
+        return lines[0] if len(lines) == 2 else None
+
+    def primary_address(self):
+        """The address a majority of the Ready Sentinels name as the primary, or None."""
+        names = [self.ask_sentinel(pod) for pod in self.ready_pods(self.sentinels())]
+        votes = dict((name, names.count(name)) for name in names if name)
+        if not votes:
+            return None
+        best = max(votes, key=votes.get)
+        return best if votes[best] * 2 > len(self.sentinels()) else None
+
+    def sentinel_view(self, pod):
+        """What one Sentinel knows: the primary, its replicas and the other Sentinels (addresses)."""
+        cli = self.sentinel_cli(pod)
+        master = fields(check_reply(cli("SENTINEL", "MASTER", self.master_name), "SENTINEL MASTER"))
+        return {"primary": master.get("ip"), "flags": master.get("flags", ""),
+                "replicas": addresses_in(check_reply(cli("SENTINEL", "REPLICAS", self.master_name), "SENTINEL")),
+                "sentinels": addresses_in(check_reply(cli("SENTINEL", "SENTINELS", self.master_name), "SENTINEL"))}
+
+    def state(self):
+        """Each server's role, link and offset, for reports and the roll's decisions."""
+        result = {}
+        for pod in self.servers():
+            info = self.replication(pod)
+            result[pod] = {"address": self.address(pod), "role": info.get("role", "unreachable"),
+                           "link": info.get("master_link_status"),
+                           "offset": int(info.get("master_repl_offset", info.get("slave_repl_offset", -1)) or -1)}
+        return result

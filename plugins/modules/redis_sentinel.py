@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: redis_sentinel
+short_description: Roll a Sentinel set's servers without losing writes, reset stale Sentinels, report the set
+version_added: 0.4.0
+description:
+  - For the C(sentinel) topology, whose server StatefulSet uses the C(OnDelete) strategy.
+  - With I(roll), restarts the server pods that run an older template than their StatefulSet's: replicas first,
+    each back in sync before the next, then the primary after a switchover (writes paused until every replica
+    holds them, C(SENTINEL FAILOVER), the old primary made a replica of the new one, writes resumed). Without any
+    Sentinel yet (first start, conversion from standalone) the pods restart in ordinal order. Then waits until
+    there is one primary and every replica is in sync.
+  - With I(reconcile), waits until every Sentinel is Ready and a majority names the primary, resets (one at a
+    time, C(SENTINEL RESET)) a Sentinel that remembers a server or Sentinel no longer in the set, and waits until
+    each sees the whole set.
+  - Reports each server's role and each Sentinel's view. Check mode reports what it would do.
+author:
+  - Alertmanager++ data tier team (@alertmanagerpp)
+options:
+  sentinel_statefulset:
+    description: The Sentinels' StatefulSet; defaults to C(<statefulset>-sentinel).
+    type: str
+  master_name:
+    description: The name the Sentinels know the primary by; defaults to I(statefulset).
+    type: str
+  sentinel_port:
+    description: Port of the Sentinels.
+    type: int
+    default: 26379
+  sentinel_secret:
+    description: Secret with the Sentinels' password (key C(password)); defaults to C(<statefulset>-sentinel).
+    type: str
+  roll:
+    description: Restart outdated server pods in the safe order.
+    type: bool
+    default: false
+  reconcile:
+    description: Wait for the Sentinels to agree and see the whole set, resetting stale ones.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds each wait may take.
+    type: int
+    default: 300
+  pause_seconds:
+    description: Longest write pause of a switchover (ended as soon as the new primary is in place).
+    type: int
+    default: 30
+extends_documentation_fragment:
+  - alertmanagerpp.datastores.redis_instance
+  - alertmanagerpp.datastores.kubernetes_auth
+notes:
+  - I(pod) and I(container) of the instance options are not used; I(statefulset) is required.
+"""
+
+EXAMPLES = r"""
+- name: Roll the servers onto the new template, primary last
+  alertmanagerpp.datastores.redis_sentinel:
+    namespace: alertmanagerpp
+    statefulset: alertmanagerpp-redis
+    password_secret: alertmanagerpp-redis-auth
+    roll: true
+"""
+
+RETURN = r"""
+steps:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["restart alertmanagerpp-redis-2", "switch the primary away from alertmanagerpp-redis-0 (SENTINEL FAILOVER)"]
+primary:
+  description: The primary's pod as the Sentinels name it (null when no Sentinel does).
+  returned: always
+  type: str
+servers:
+  description: Each server pod's address (its Service's ClusterIP), role, link to the primary and offset.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
+    INSTANCE_MUTUALLY_EXCLUSIVE,
+    module_argument_spec,
+    read_password,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import Rollout
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet
+
+
+def sentinel_set(module, kube):
+    params = module.params
+    name = params["statefulset"]
+    sentinel_secret = dict(params, password=None, password_secret=params["sentinel_secret"] or name + "-sentinel",
+                           password_secret_key="password")
+    passwords = (read_password(kube, params), read_password(kube, sentinel_secret))
+    for password in passwords:
+        if password:
+            module.no_log_values.add(password)
+    return SentinelSet(kube, params["namespace"], name, params["sentinel_statefulset"] or name + "-sentinel",
+                       params["master_name"] or name, passwords, flavor=params["flavor"], port=params["port"],
+                       sentinel_port=params["sentinel_port"])
+
+
+def converge(module):
+    params = module.params
+    members = sentinel_set(module, connect_api(params))
+    rollout = Rollout(members, timeout=params["timeout"], pause_seconds=params["pause_seconds"])
+    if params["roll"]:
+        if module.check_mode:
+            rollout.steps.extend("restart %s" % pod for pod in rollout.plan()[0])
+        else:
+            rollout.roll()
+    if params["reconcile"]:
+        rollout.reconcile_sentinels(check_mode=module.check_mode)
+    address = members.primary_address()
+    return {"changed": bool(rollout.steps), "steps": rollout.steps,
+            "primary": members.pod_at(address) if address else None, "servers": members.state()}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=module_argument_spec(
+            sentinel_statefulset=dict(type="str"), master_name=dict(type="str"),
+            sentinel_port=dict(type="int", default=26379), sentinel_secret=dict(type="str", no_log=False),
+            roll=dict(type="bool", default=False), reconcile=dict(type="bool", default=False),
+            timeout=dict(type="int", default=300), pause_seconds=dict(type="int", default=30)),
+        mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=[("statefulset",)], supports_check_mode=True)
+    run_module(module, lambda: converge(module), "%s/%s" % (module.params["namespace"], module.params["statefulset"]))
+
+
+if __name__ == "__main__":
+    main()
