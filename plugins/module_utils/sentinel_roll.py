@@ -149,7 +149,7 @@ class Rollout(object):
         members = self.members
         wait_for("every Sentinel Ready", lambda: len(members.ready_pods(members.sentinels())) == len(
             members.sentinels()), self.timeout, interval=1)
-        wait_for("a majority of the Sentinels to name the primary", lambda: members.primary_address(),
+        wait_for("a majority of the Sentinels to name the primary", members.primary_address,
                  self.timeout, interval=1)
         primary = members.primary_address()
         for sentinel in members.sentinels():

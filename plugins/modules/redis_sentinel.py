@@ -14,7 +14,7 @@ short_description: Roll a Sentinel set's servers without losing writes, reset st
 version_added: 0.4.0
 description:
   - For the C(sentinel) topology, whose server StatefulSet uses the C(OnDelete) strategy.
-  - With I(roll), restarts the server pods that run an older template than their StatefulSet's: replicas first,
+  - With I(roll), restarts the server pods that run an older template than their StatefulSet's, replicas first,
     each back in sync before the next, then the primary after a switchover (writes paused until every replica
     holds them, C(SENTINEL FAILOVER), the old primary made a replica of the new one, writes resumed). Without any
     Sentinel yet (first start, conversion from standalone) the pods restart in ordinal order. Then waits until
@@ -138,7 +138,9 @@ def main():
             sentinel_port=dict(type="int", default=26379), sentinel_secret=dict(type="str", no_log=False),
             roll=dict(type="bool", default=False), reconcile=dict(type="bool", default=False),
             timeout=dict(type="int", default=300), pause_seconds=dict(type="int", default=30)),
-        mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=[("statefulset",)], supports_check_mode=True)
+        mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    if not module.params["statefulset"]:
+        module.fail_json(msg="statefulset is required: the Sentinel set is named by its servers' StatefulSet")
     run_module(module, lambda: converge(module), "%s/%s" % (module.params["namespace"], module.params["statefulset"]))
 
 

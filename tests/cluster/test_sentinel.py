@@ -1,0 +1,151 @@
+"""The Sentinel topology on the real cluster: conversion from standalone, the set's shape, failover, rolling change.
+
+One instance for the module, deployed standalone with data and converted to
+Sentinel by deploy.yml, as an operator would. The tests run in file order and
+build on each other's state (a kill moves the primary; the rolling change
+starts from wherever it is).
+"""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import Kube, kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import in_sync
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import parse_info
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet, replica_offsets
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+NAME = "alertmanagerpp-redis"
+KUBECONFIG = (os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG")
+              or os.path.expanduser("~/.cache/alertmanagerpp-datastores/kubeconfig"))
+KEYS = 2000
+# Every byte value in keys and values; WAIT makes the replicas' copies part of the acknowledgement.
+WRITE = ("for i=1,%d do redis.call('SET', 'k' .. i .. '\\0\\n\\255', string.rep(string.char(i %% 256), 64) .. i) end"
+         % KEYS)
+
+
+CHECK = ("local bad=0 for i=1,%d do if redis.call('GET', 'k' .. i .. '\\0\\n\\255') "
+         "~= string.rep(string.char(i %% 256), 64) .. i then bad=bad+1 end end return bad" % KEYS)
+
+
+def deploy(namespace, *extra):
+    variables = {"redis_namespace": namespace, "profile": "standard"}
+    result = subprocess.run([PLAYBOOK, "playbooks/deploy.yml", "-e", json.dumps(variables)] + list(extra), cwd=ROOT,
+                            capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"), check=False)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def recap_changed(output):
+    return int(output.split("PLAY RECAP")[1].split("changed=")[1].split()[0])
+
+
+@pytest.fixture(scope="module")
+def members(core, request):
+    namespace = "amp-sentinel-%s" % os.getpid()
+    request.addfinalizer(lambda: core.delete_namespace(namespace))
+    deploy(namespace)
+    kube = Kube(kube_configuration({"kubeconfig": KUBECONFIG}))
+    standalone = SentinelSet(kube, namespace, NAME, NAME + "-sentinel", NAME, (password(core, namespace), None))
+    cli = standalone.server_cli(NAME + "-0")
+    assert cli("EVAL", WRITE, "0").strip() == ""
+    assert cli("DBSIZE").strip() == str(KEYS)
+    deploy(namespace, "-e", "redis_topology=sentinel")
+    return SentinelSet(kube, namespace, NAME, NAME + "-sentinel", NAME,
+                       (password(core, namespace), password(core, namespace, NAME + "-sentinel")))
+
+
+def password(core, namespace, secret=NAME + "-auth"):
+    return base64.b64decode(core.read_namespaced_secret(secret, namespace).data["password"]).decode()
+
+
+def wait(what, condition, timeout=120, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def dbsizes(members):
+    return dict((pod, members.server_cli(pod)("DBSIZE").strip()) for pod in members.servers())
+
+
+def healthy(members):
+    """One primary, every replica in sync with it (by the servers' own INFO)."""
+    infos = [members.replication(pod) for pod in members.servers()]
+    roles = [info.get("role") for info in infos]
+    return roles.count("master") == 1 and all(in_sync(info) for info in infos if info.get("role") != "master")
+
+
+def test_conversion_kept_the_data_on_every_pod(members):
+    for pod in members.servers():
+        assert members.server_cli(pod)("EVAL", CHECK, "0").strip() == "0", pod
+
+
+def test_one_primary_two_replicas_and_every_sentinel_sees_the_set(members):
+    assert healthy(members)
+    servers = sorted(members.address(pod) for pod in members.servers())
+    sentinels = sorted(members.address(pod) for pod in members.sentinels())
+    primary = members.primary_address()
+    assert primary in servers
+    for pod in members.sentinels():
+        view = members.sentinel_view(pod)
+        assert view["primary"] == primary
+        # The Services' addresses: not loopback, not pod IPs that change with every restart.
+        assert view["replicas"] == sorted(set(servers) - {primary})
+        assert view["sentinels"] == sorted(set(sentinels) - {members.address(pod)})
+
+
+def test_a_second_deploy_changes_nothing(members):
+    assert recap_changed(deploy(members.namespace, "-e", "redis_topology=sentinel")) == 0
+
+
+def test_a_killed_primary_is_replaced_and_comes_back_as_a_replica(members, core):
+    old_address = members.primary_address()
+    old = members.pod_at(old_address)
+    cli = members.server_cli(old)
+    cli("EVAL", "for i=1,1000 do redis.call('SET','acked:'..i, i) end", "0")
+    # Acknowledged by both replicas too (WAIT cannot run in a script; their offsets say the same).
+    written = int(parse_info(cli("INFO", "replication"))["master_repl_offset"])
+    wait("both replicas to acknowledge", lambda: sorted(replica_offsets(parse_info(cli("INFO", "replication")))
+                                                         .values())[:1] >= [written], timeout=10, interval=0.1)
+    started = time.monotonic()
+    core.delete_namespaced_pod(old, members.namespace, grace_period_seconds=0)
+    new_address = wait("a new primary", lambda: (members.primary_address() or old_address) != old_address
+                       and members.primary_address(), timeout=60, interval=0.2)
+    took = time.monotonic() - started
+    print("new primary %s %.1f s after the kill" % (new_address, took))
+    assert took < 30
+    new = members.pod_at(new_address)
+    assert members.server_cli(new)("EVAL", "local n=0 for i=1,1000 do n=n+redis.call('EXISTS','acked:'..i) end "
+                                   "return n", "0").strip() == "1000"
+    wait("the old primary back as an in-sync replica", lambda: in_sync(members.replication(old)), timeout=180)
+    wait("every pod holding the same keys", lambda: len(set(dbsizes(members).values())) == 1, timeout=60)
+    assert set(dbsizes(members).values()) == {str(KEYS + 1000)}
+
+
+def test_a_changed_configuration_rolls_the_replicas_first_then_switches_over(members, core):
+    wait("a healthy set", lambda: healthy(members), timeout=120)
+    primary = members.pod_at(members.primary_address())
+    before = dict((pod, core.read_namespaced_pod(pod, members.namespace).metadata.uid) for pod in members.servers())
+    output = deploy(members.namespace, "-e", "redis_topology=sentinel", "-e", "redis_maxmemory_samples=6", "-v")
+    steps = [line.strip().strip('",') for line in output.splitlines() if line.strip().startswith(("- restart",
+                                                                                                  "- switch"))]
+    replicas = sorted(set(members.servers()) - {primary})
+    assert sorted(steps[:2]) == ["restart " + pod for pod in replicas], steps
+    assert steps[2:] == ["switch the primary away from %s (SENTINEL FAILOVER)" % primary, "restart " + primary]
+    after = dict((pod, core.read_namespaced_pod(pod, members.namespace).metadata.uid) for pod in members.servers())
+    assert all(before[pod] != after[pod] for pod in before)
+    assert members.pod_at(members.primary_address()) != primary
+    assert healthy(members)
+    assert set(dbsizes(members).values()) == {str(KEYS + 1000)}
