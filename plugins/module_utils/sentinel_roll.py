@@ -139,7 +139,8 @@ class Rollout(object):
                 "replicas": sorted(members.address(pod) for pod in members.servers() if members.address(pod) != primary),
                 "sentinels": sorted(members.address(pod) for pod in members.sentinels() if pod != sentinel)}
 
-    def stale(self, view, expected):
+    @staticmethod
+    def stale(view, expected):
         """Addresses a Sentinel remembers that are no longer part of the set."""
         return sorted(set(view["replicas"]) - set(expected["replicas"])
                       | set(view["sentinels"]) - set(expected["sentinels"]))
