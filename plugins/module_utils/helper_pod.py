@@ -38,6 +38,24 @@ def instance_image(statefulset, container):
             "resources": dict((k, v) for k, v in resources.items() if v and k in ("limits", "requests"))}
 
 
+def restricted_container(name, image, command):
+    """A container the restricted Pod Security Standard admits, running `command` in the instance's image."""
+    return {"name": name, "image": image["image"], "imagePullPolicy": image["pull_policy"], "command": command,
+            "resources": image["resources"],
+            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                "runAsNonRoot": True, "readOnlyRootFilesystem": True,
+                                "seccompProfile": {"type": "RuntimeDefault"}}}
+
+
+def restricted_pod_spec(containers, deadline):
+    """A pod spec with no API token, non-root, that ends by itself after `deadline` seconds."""
+    return {"restartPolicy": "Never", "activeDeadlineSeconds": deadline, "automountServiceAccountToken": False,
+            "enableServiceLinks": False, "terminationGracePeriodSeconds": 5,
+            "securityContext": {"runAsUser": UID, "runAsGroup": UID, "fsGroup": UID, "runAsNonRoot": True,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": containers}
+
+
 class HelperPod(object):
     """One helper pod `name` for the volume `claim` of `instance`, living at most `deadline` seconds."""
 
@@ -52,26 +70,11 @@ class HelperPod(object):
 
     def manifest(self, image, node):
         """A pod that the restricted Pod Security Standard admits, with no API token and a deadline."""
-        spec = {
-            "restartPolicy": "Never",
-            "activeDeadlineSeconds": self.deadline,
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "terminationGracePeriodSeconds": 5,
-            "securityContext": {"runAsUser": UID, "runAsGroup": UID, "fsGroup": UID, "runAsNonRoot": True,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": CONTAINER, "image": image["image"], "imagePullPolicy": image["pull_policy"],
-                "command": ["sleep", str(self.deadline)],
-                "resources": image["resources"],
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                                    "runAsNonRoot": True, "readOnlyRootFilesystem": True,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "volumeMounts": [{"name": "data", "mountPath": self.mount}, {"name": "tmp", "mountPath": "/tmp"}],
-            }],
-            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": self.claim}},
-                        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": TMP_SIZE}}],
-        }
+        container = restricted_container(CONTAINER, image, ["sleep", str(self.deadline)])
+        container["volumeMounts"] = [{"name": "data", "mountPath": self.mount}, {"name": "tmp", "mountPath": "/tmp"}]
+        spec = restricted_pod_spec([container], self.deadline)
+        spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": self.claim}},
+                           {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": TMP_SIZE}}]
         if node:
             # Beside the instance: a ReadWriteOnce volume is already attached there.
             spec["nodeName"] = node

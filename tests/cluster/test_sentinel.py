@@ -164,3 +164,35 @@ def test_a_changed_configuration_rolls_the_replicas_first_then_switches_over(mem
     assert members.pod_at(members.primary_address()) != primary
     assert healthy(members)
     assert set(dbsizes(members).values()) == {str(KEYS + 1000)}
+
+
+def drill(namespace, *extra):
+    variables = {"redis_namespace": namespace, "redis_topology": "sentinel"}
+    return subprocess.run([PLAYBOOK, "playbooks/failover_drill.yml", "-e", json.dumps(variables)] + list(extra),
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+                          check=False)
+
+
+def test_the_drill_without_confirmation_only_says_what_it_would_do(members):
+    primary = members.primary_address()
+    result = drill(members.namespace)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Would kill then freeze the primary" in " ".join(result.stdout.split())
+    assert recap_changed(result.stdout) == 0
+    assert members.primary_address() == primary
+
+
+def test_the_drill_kills_and_freezes_the_primary_and_no_acknowledged_write_is_lost(members, tmp_path):
+    wait("a healthy set", lambda: healthy(members), timeout=120)
+    report_file = tmp_path / "drill.json"
+    result = drill(members.namespace, "-e", "confirm=yes", "-e", "report=%s" % report_file)
+    assert result.returncode == 0, result.stdout[-5000:]
+    reports = json.loads(report_file.read_text())
+    print(json.dumps(reports))
+    assert [r["variant"] for r in reports] == ["kill", "freeze"]
+    for report in reports:
+        assert report["primary_after"] != report["primary_before"]
+        assert report["acknowledged_writes"] > 40
+        assert report["lost_writes"] == 0, report
+        assert 0 < report["write_unavailable_seconds"] < 30
+    assert healthy(members)
