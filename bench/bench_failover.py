@@ -193,8 +193,8 @@ def wait(condition, timeout):
 
 
 def summary(label, pauses, lost):
-    print("%-22s n=%d median %.2f s max %.2f s lost %d" % (label, len(pauses), statistics.median(pauses),
-                                                            max(pauses), lost))
+    values = (label, len(pauses), statistics.median(pauses), max(pauses), lost)
+    print("%-22s n=%d median %.2f s max %.2f s lost %d" % values)
 
 
 def main():
@@ -221,8 +221,8 @@ def main():
         bare_pauses = [pause for pause, dummy in baseline[variant]]
         summary("cluster " + variant, cluster, lost)
         summary("bare    " + variant, bare_pauses, sum(lost for dummy, lost in baseline[variant]))
-        print("ratio cluster/bare median (%s): %.2f" % (variant, statistics.median(cluster)
-                                                        / statistics.median(bare_pauses)))
+        ratio = statistics.median(cluster) / statistics.median(bare_pauses)
+        print("ratio cluster/bare median (%s): %.2f" % (variant, ratio))
     every = [r["write_unavailable_seconds"] for r in reports]
     print("all events: median %.2f s (goal < 8), max %.2f s (goal < 12), lost %d (goal 0)"
           % (statistics.median(every), max(every), sum(r["lost_writes"] for r in reports)))

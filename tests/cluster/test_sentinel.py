@@ -35,8 +35,12 @@ CHECK = ("local bad=0 for i=1,%d do if redis.call('GET', 'k' .. i .. '\\0\\n\\25
          "~= string.rep(string.char(i %% 256), 64) .. i then bad=bad+1 end end return bad" % KEYS)
 
 
+# Small CPU requests: six pods of this set fit beside the other tests' on a 2-CPU node.
+RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
+
+
 def deploy(namespace, *extra, expect_success=True):
-    variables = {"redis_namespace": namespace, "profile": "standard"}
+    variables = {"redis_namespace": namespace, "profile": "standard", "redis_resources": RESOURCES}
     result = subprocess.run([PLAYBOOK, "playbooks/deploy.yml", "-e", json.dumps(variables)] + list(extra), cwd=ROOT,
                             capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"), check=False)
     assert (result.returncode == 0) == expect_success, result.stdout[-5000:] + result.stderr[-2000:]
@@ -50,7 +54,7 @@ def recap_changed(output):
 @pytest.fixture(scope="module")
 def members(core, request):
     namespace = "amp-sentinel-%s" % os.getpid()
-    request.addfinalizer(lambda: core.delete_namespace(namespace))
+    request.addfinalizer(lambda: delete_namespace(core, namespace))
     deploy(namespace)
     kube = Kube(kube_configuration({"kubeconfig": KUBECONFIG}))
     standalone = SentinelSet(kube, namespace, NAME, NAME + "-sentinel", NAME, (password(core, namespace), None))
@@ -60,6 +64,13 @@ def members(core, request):
     deploy(namespace, "-e", "redis_topology=sentinel")
     return SentinelSet(kube, namespace, NAME, NAME + "-sentinel", NAME,
                        (password(core, namespace), password(core, namespace, NAME + "-sentinel")))
+
+
+def delete_namespace(core, namespace):
+    """Delete and wait until it is gone: its pods' CPU requests must be free for the next tests."""
+    core.delete_namespace(namespace)
+    wait("namespace %s to be gone" % namespace,
+         lambda: namespace not in [ns.metadata.name for ns in core.list_namespace().items], timeout=300, interval=2)
 
 
 def password(core, namespace, secret=NAME + "-auth"):
@@ -167,7 +178,7 @@ def test_a_changed_configuration_rolls_the_replicas_first_then_switches_over(mem
 
 
 def drill(namespace, *extra):
-    variables = {"redis_namespace": namespace, "redis_topology": "sentinel"}
+    variables = {"redis_namespace": namespace, "redis_topology": "sentinel", "redis_resources": RESOURCES}
     return subprocess.run([PLAYBOOK, "playbooks/failover_drill.yml", "-e", json.dumps(variables)] + list(extra),
                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
                           check=False)
