@@ -14,11 +14,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import read_password
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import is_ready, pod_path
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     check_reply, parse_info, pod_cli)
 
 SERVER_CONTAINER, SENTINEL_CONTAINER = "redis", "sentinel"
+# The options of doc fragment sentinel_set.
+SENTINEL_ARG_SPEC = dict(sentinel_statefulset=dict(type="str"), master_name=dict(type="str"),
+                         sentinel_port=dict(type="int", default=26379),
+                         sentinel_secret=dict(type="str", no_log=False))
 
 
 class SentinelSetError(DatastoresError):
@@ -155,3 +160,23 @@ class SentinelSet(object):
                            "link": info.get("master_link_status"),
                            "offset": int(info.get("master_repl_offset", info.get("slave_repl_offset", -1)) or -1)}
         return result
+
+
+def sentinel_secret(params):
+    """The Secret with the Sentinels' password, as the options name it or by default."""
+    return params["sentinel_secret"] or params["statefulset"] + "-sentinel"
+
+
+def from_module(module, kube):
+    """The SentinelSet a module's params name; both passwords read from their Secrets and registered with no_log."""
+    params = module.params
+    name = params["statefulset"]
+    passwords = (read_password(kube, params),
+                 read_password(kube, dict(params, password=None, password_secret=sentinel_secret(params),
+                                          password_secret_key="password")))
+    for password in passwords:
+        if password:
+            module.no_log_values.add(password)
+    return SentinelSet(kube, params["namespace"], name, params["sentinel_statefulset"] or name + "-sentinel",
+                       params["master_name"] or name, passwords, flavor=params["flavor"], port=params["port"],
+                       sentinel_port=params["sentinel_port"])

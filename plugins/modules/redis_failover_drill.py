@@ -30,24 +30,12 @@ options:
     type: str
     choices: [kill, freeze]
     default: kill
-  sentinel_statefulset:
-    description: The Sentinels' StatefulSet; defaults to C(<statefulset>-sentinel).
-    type: str
-  master_name:
-    description: The name the Sentinels know the primary by; defaults to I(statefulset).
-    type: str
-  sentinel_port:
-    description: Port of the Sentinels.
-    type: int
-    default: 26379
-  sentinel_secret:
-    description: Secret with the Sentinels' password (key C(password)); defaults to C(<statefulset>-sentinel).
-    type: str
   timeout:
     description: Seconds each wait may take (new primary, rejoin).
     type: int
     default: 180
 extends_documentation_fragment:
+  - alertmanagerpp.datastores.sentinel_set
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
 notes:
@@ -96,10 +84,10 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.failover
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE,
     module_argument_spec,
-    read_password,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import (
+    SENTINEL_ARG_SPEC, from_module, sentinel_secret)
 
 
 def server_image(members):
@@ -114,19 +102,10 @@ def drill(module):
     params = module.params
     if module.check_mode:
         return {"changed": False, "msg": "check mode: no drill run"}
-    name = params["statefulset"]
-    sentinel_secret = params["sentinel_secret"] or name + "-sentinel"
-    kube = connect_api(params)
-    passwords = (read_password(kube, params),
-                 read_password(kube, dict(params, password_secret=sentinel_secret, password_secret_key="password")))
-    for password in passwords:
-        module.no_log_values.add(password)
-    members = SentinelSet(kube, params["namespace"], name, params["sentinel_statefulset"] or name + "-sentinel",
-                          params["master_name"] or name, passwords, flavor=params["flavor"], port=params["port"],
-                          sentinel_port=params["sentinel_port"])
+    members = from_module(module, connect_api(params))
     run_id = "%d" % time.time()
     report = Drill(members, run_id, server_image(members),
-                   ((params["password_secret"], params["password_secret_key"]), sentinel_secret),
+                   ((params["password_secret"], params["password_secret_key"]), sentinel_secret(params)),
                    timeout=params["timeout"]).run(params["variant"])
     return {"changed": True, "report": report}
 
@@ -135,9 +114,7 @@ def main():
     module = AnsibleModule(
         argument_spec=module_argument_spec(
             variant=dict(type="str", choices=["kill", "freeze"], default="kill"),
-            sentinel_statefulset=dict(type="str"), master_name=dict(type="str"),
-            sentinel_port=dict(type="int", default=26379), sentinel_secret=dict(type="str", no_log=False),
-            timeout=dict(type="int", default=180)),
+            timeout=dict(type="int", default=180), **SENTINEL_ARG_SPEC),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     if not (module.params["statefulset"] and module.params["password_secret"]):
         module.fail_json(msg="statefulset and password_secret are required: the drill's writer reads the password "

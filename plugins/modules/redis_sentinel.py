@@ -26,19 +26,6 @@ description:
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
-  sentinel_statefulset:
-    description: The Sentinels' StatefulSet; defaults to C(<statefulset>-sentinel).
-    type: str
-  master_name:
-    description: The name the Sentinels know the primary by; defaults to I(statefulset).
-    type: str
-  sentinel_port:
-    description: Port of the Sentinels.
-    type: int
-    default: 26379
-  sentinel_secret:
-    description: Secret with the Sentinels' password (key C(password)); defaults to C(<statefulset>-sentinel).
-    type: str
   roll:
     description: Restart outdated server pods in the safe order.
     type: bool
@@ -56,6 +43,7 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - alertmanagerpp.datastores.sentinel_set
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
 notes:
@@ -94,30 +82,15 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors i
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE,
     module_argument_spec,
-    read_password,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import Rollout
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet
-
-
-def sentinel_set(module, kube):
-    params = module.params
-    name = params["statefulset"]
-    sentinel_secret = dict(params, password=None, password_secret=params["sentinel_secret"] or name + "-sentinel",
-                           password_secret_key="password")
-    passwords = (read_password(kube, params), read_password(kube, sentinel_secret))
-    for password in passwords:
-        if password:
-            module.no_log_values.add(password)
-    return SentinelSet(kube, params["namespace"], name, params["sentinel_statefulset"] or name + "-sentinel",
-                       params["master_name"] or name, passwords, flavor=params["flavor"], port=params["port"],
-                       sentinel_port=params["sentinel_port"])
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SENTINEL_ARG_SPEC, from_module
 
 
 def converge(module):
     params = module.params
-    members = sentinel_set(module, connect_api(params))
+    members = from_module(module, connect_api(params))
     rollout = Rollout(members, timeout=params["timeout"], pause_seconds=params["pause_seconds"])
     if params["roll"]:
         if module.check_mode:
@@ -134,10 +107,8 @@ def converge(module):
 def main():
     module = AnsibleModule(
         argument_spec=module_argument_spec(
-            sentinel_statefulset=dict(type="str"), master_name=dict(type="str"),
-            sentinel_port=dict(type="int", default=26379), sentinel_secret=dict(type="str", no_log=False),
             roll=dict(type="bool", default=False), reconcile=dict(type="bool", default=False),
-            timeout=dict(type="int", default=300), pause_seconds=dict(type="int", default=30)),
+            timeout=dict(type="int", default=300), pause_seconds=dict(type="int", default=30), **SENTINEL_ARG_SPEC),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     if not module.params["statefulset"]:
         module.fail_json(msg="statefulset is required: the Sentinel set is named by its servers' StatefulSet")
