@@ -21,8 +21,7 @@ import time
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.helper_pod import (
     restricted_container, restricted_pod_spec)
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import (
-    pod_path, pod_state, wait_for)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_path, wait_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     BINARIES, check_reply, run_pod_cli)
@@ -114,9 +113,10 @@ class Drill(object):
     def start_writer(self):
         kube, namespace = self.members.kube, self.members.namespace
         kube.request("POST", pod_path(namespace), self.writer_manifest())
-        wait_for("the writer pod to run", lambda: pod_state(self.members.read_pod(self.writer), WRITER)[0]
-                 or (self.members.read_pod(self.writer) or {}).get("status", {}).get("phase") == "Running",
-                 self.timeout, interval=0.5)
+        wait_for("the writer pod to run", lambda: self.writer_phase() == "Running", self.timeout, interval=0.5)
+
+    def writer_phase(self):
+        return (self.members.read_pod(self.writer) or {}).get("status", {}).get("phase")
 
     def writer_log(self):
         log = self.members.kube.request("GET", pod_path(self.members.namespace, self.writer)
@@ -127,8 +127,7 @@ class Drill(object):
         """Stop the writer and return its log (the pod is then deleted)."""
         configuration, namespace = self.members.kube.configuration, self.members.namespace
         run(configuration, namespace, self.writer, WRITER, ["sh", "-c", "kill 1"], timeout=30)
-        wait_for("the writer to stop", lambda: (self.members.read_pod(self.writer) or {}).get("status", {}).get(
-            "phase") in ("Succeeded", "Failed"), 30, interval=0.5)
+        wait_for("the writer to stop", lambda: self.writer_phase() in ("Succeeded", "Failed"), 30, interval=0.5)
         log = self.writer_log()
         self.members.kube.request("DELETE", pod_path(namespace, self.writer))
         return log

@@ -31,14 +31,12 @@ def in_sync(info):
 class Rollout(object):
     """Brings the server pods onto their StatefulSet's current revision, and the Sentinels' views up to date."""
 
-    def __init__(self, members, timeout=300, pause_seconds=30, log=None):
+    def __init__(self, members, timeout=300, pause_seconds=30):
         self.members, self.timeout, self.pause_ms = members, timeout, int(pause_seconds * 1000)
-        self.log = log or (lambda message: None)
         self.steps = []
 
     def step(self, message):
         self.steps.append(message)
-        self.log(message)
 
     # What is to do
 
@@ -64,7 +62,7 @@ class Rollout(object):
     def plan(self):
         """(outdated pods in the order they restart, the primary's pod or None when no Sentinel names one)."""
         outdated = self.outdated()
-        address = self.members.primary_address() if outdated and self.members.sentinel_statefulset else None
+        address = self.members.primary_address() if outdated else None
         primary = self.members.pod_at(address) if address else None
         order = [pod for pod in outdated if pod != primary] + ([primary] if primary in outdated else [])
         return order, primary

@@ -66,8 +66,12 @@ class SentinelSet(object):
 
     # Kubernetes side
 
+    def find_statefulset(self, name):
+        """The StatefulSet as a dict, or None when it does not exist."""
+        return self.kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (self.namespace, name))
+
     def read_statefulset(self, name):
-        statefulset = self.kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (self.namespace, name))
+        statefulset = self.find_statefulset(name)
         if statefulset is None:
             raise SentinelSetError("StatefulSet %s/%s not found" % (self.namespace, name))
         return statefulset
@@ -83,8 +87,7 @@ class SentinelSet(object):
 
     def sentinels(self):
         """The Sentinels' pod names; none while their StatefulSet does not exist (first start, conversion)."""
-        statefulset = self.kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s"
-                                    % (self.namespace, self.sentinel_statefulset))
+        statefulset = self.find_statefulset(self.sentinel_statefulset)
         return self.pods(statefulset) if statefulset else []
 
     def read_pod(self, name):
@@ -147,7 +150,7 @@ class SentinelSet(object):
         """What one Sentinel knows: the primary, its replicas and the other Sentinels (addresses)."""
         cli = self.sentinel_cli(pod)
         master = fields(check_reply(cli("SENTINEL", "MASTER", self.master_name), "SENTINEL MASTER"))
-        return {"primary": master.get("ip"), "flags": master.get("flags", ""),
+        return {"primary": master.get("ip"),
                 "replicas": addresses_in(check_reply(cli("SENTINEL", "REPLICAS", self.master_name), "SENTINEL")),
                 "sentinels": addresses_in(check_reply(cli("SENTINEL", "SENTINELS", self.master_name), "SENTINEL"))}
 
