@@ -69,12 +69,8 @@ unit: venv host-deps ## unit tests of plugins/ (real redis-server where Redis is
 smoke: venv cluster ## prove the cluster: StatefulSet + PVC, exec, port-forward, pod delete
 	$(BIN)/pytest -q tests/cluster $(PYTEST_ARGS)
 
-molecule: venv cluster ## molecule scenarios on the real cluster
-	@for s in $$(ls molecule); do \
-	  [ -f molecule/$$s/molecule.yml ] || continue; \
-	  echo "== molecule scenario $$s"; \
-	  $(BIN)/molecule test -s $$s || exit 1; \
-	done
+molecule: venv cluster ## molecule scenarios on the real cluster, two side by side (SCENARIOS="a b" for some)
+	tests/molecule_lanes.sh $(BIN)/molecule $(SCENARIOS)
 
 test: lint unit smoke molecule ## everything CI runs
 

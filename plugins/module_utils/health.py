@@ -109,8 +109,9 @@ def judge_ratio(value, critical, warning, what, problems, warnings):
         warnings.append("%s (warning above %.0f%%)" % (text, warning * 100))
 
 
-def assess(report, limits=None):
-    """(problems, warnings): problems make the instance unhealthy."""
+def assess(report, limits=None, expect_primary=True):
+    """(problems, warnings): problems make the instance unhealthy. A server of a Sentinel set may be a replica
+    (expect_primary false); the set's own checks judge the roles."""
     limits = dict(DEFAULT_LIMITS, **(limits or {}))
     problems, warnings = [], []
     pod = report.get("pod")
@@ -125,16 +126,16 @@ def assess(report, limits=None):
     if server is None:
         problems.append("the server did not answer: %s" % report.get("server_error", "not asked"))
     else:
-        assess_server(server, limits, problems, warnings)
+        assess_server(server, limits, problems, warnings, expect_primary)
     for checker in (assess_disk, assess_exporter):
         checker(report, limits, problems, warnings)
     return problems, warnings
 
 
-def assess_server(server, limits, problems, warnings):
+def assess_server(server, limits, problems, warnings, expect_primary=True):
     if server["loading"]:
         problems.append("the server is loading its data")
-    if server["role"] != "master":
+    if expect_primary and server["role"] != "master":
         problems.append("role is %s; the standalone instance must be a primary" % server["role"])
     for value, prefix, what in ((server["memory"]["used_ratio"], "memory", "memory used of maxmemory"),
                                 (server["clients"]["used_ratio"], "clients", "clients of maxclients")):

@@ -80,19 +80,30 @@ def read_password(kube, params):
     return base64.b64decode(data[key]).decode("utf-8")
 
 
-def pod_cli_for(module, kube, pod):
-    """(password, cli) for a pod of the instance the module's params name; the password is registered with no_log."""
+def cli_factory(module, kube):
+    """(password, pod -> cli) for the pods of the instance the module's params name; the password read once and
+    registered with no_log."""
     params = module.params
     password = read_password(kube, params)
     if password:
         module.no_log_values.add(password)
-    cli = pod_cli(kube.configuration, params["namespace"], pod, params["container"], password,
-                  flavor=params["flavor"], port=params["port"])
-    return password, cli
+
+    def cli_for(pod, timeout=60):
+        return pod_cli(kube.configuration, params["namespace"], pod, params["container"], password,
+                       flavor=params["flavor"], port=params["port"], timeout=timeout)
+    return password, cli_for
 
 
-def connect(module, kube):
-    """(pod, cli) for the instance a module's params name: the pod is Ready, the password registered with no_log."""
-    pod = resolve_pod(kube, module.params)
+def pod_cli_for(module, kube, pod):
+    """(password, cli) for a pod of the instance the module's params name; the password is registered with no_log."""
+    password, cli_for = cli_factory(module, kube)
+    return password, cli_for(pod)
+
+
+def connect(module, kube, pod=None):
+    """(pod, cli) for the instance a module's params name (or its pod `pod`): the pod is Ready, the password
+    registered with no_log."""
+    params = dict(module.params, pod=pod, statefulset=None) if pod else module.params
+    pod = resolve_pod(kube, params)
     dummy, cli = pod_cli_for(module, kube, pod)
     return pod, cli

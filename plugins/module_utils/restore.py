@@ -85,7 +85,7 @@ class Restore(object):
     """One restore of one backup into one StatefulSet (standalone: pod 0, PVC data-<name>-0)."""
 
     def __init__(self, kube, namespace, statefulset, manifest, password, container="redis", flavor="redis",
-                 port=6379, clients=(), timeout=300, pod_restart=False):
+                 port=6379, clients=(), timeout=300, pod_restart=False, sentinels=None):
         self.kube, self.configuration = kube, kube.configuration
         self.namespace, self.name, self.container = namespace, statefulset, container
         self.manifest, self.password = manifest, password
@@ -102,6 +102,8 @@ class Restore(object):
         # A new name each time: a pod of a reused name can reach the kubelet before the old one is torn down.
         self.helper = self.helper_pod("%s-restore-%s" % (statefulset, self.stamp.lower()))
         self.replicas = None
+        # With the sentinel topology: a SentinelGuard, and the Sentinels' replica count to put back.
+        self.sentinels, self.sentinel_replicas = sentinels, None
         self.client_replicas = {}
         self.data_moved = False
         self.rdb_keys = None
@@ -137,7 +139,9 @@ class Restore(object):
         scale_deployments(self.kube.apps, self.namespace, clients)
 
     def instance_stopped(self):
-        return is_stopped(read_pod(self.kube, self.namespace, self.pod))
+        """No server pod of the StatefulSet runs."""
+        return all(is_stopped(read_pod(self.kube, self.namespace, "%s-%d" % (self.name, ordinal)))
+                   for ordinal in range(self.replicas or 1))
 
     def shares_volume(self):
         """Whether a second pod may mount the data volume beside the instance (not on ReadWriteOncePod)."""
@@ -175,6 +179,7 @@ class Restore(object):
         sts = self.statefulset()
         image = instance_image(sts, self.container)
         self.replicas = sts.spec.replicas or 1
+        self.sentinel_replicas = self.sentinels.replicas() if self.sentinels else None
         self.client_replicas = deployment_replicas(self.kube.apps, self.namespace, self.clients)
         live = read_pod(self.kube, self.namespace, self.pod)
         node = (live or {}).get("spec", {}).get("nodeName")
@@ -202,7 +207,8 @@ class Restore(object):
 
     def recorded(self, node, phase):
         return {"id": self.stamp, "backup": self.manifest["id"], "backup_cluster": self.manifest.get("cluster"),
-                "phase": phase, "replicas": self.replicas, "clients": self.client_replicas, "aside": self.aside,
+                "phase": phase, "replicas": self.replicas, "sentinels": self.sentinel_replicas,
+                "clients": self.client_replicas, "aside": self.aside,
                 "upload": self.upload_path, "helper": self.helper.name, "node": node or "",
                 "started_at": index.iso(index.utc_now())}
 
@@ -230,8 +236,11 @@ class Restore(object):
     def stop(self):
         self.phase("stopping")
         self.down_since = time.monotonic()
+        if self.sentinels:
+            self.sentinels.stop(self.sentinel_replicas)
+            self.step("Sentinels stopped (StatefulSet 0)")
         self.scale(0, dict((n, 0) for n in self.client_replicas))
-        self.wait("pod %s to stop" % self.pod, self.instance_stopped)
+        self.wait("the server pods to stop", self.instance_stopped)
         self.step("instance stopped (StatefulSet 0, clients %s 0)" % (", ".join(self.clients) or "none"))
 
     def place_backup(self):
@@ -279,9 +288,19 @@ class Restore(object):
             verified = self.verify_server(instance, "identical after a pod restart")
         self.wait_for_instance()
         self.step("instance Ready")
+        if self.sentinels:
+            self.start_set(instance)
         return {"keys": verified["keys"], "keys_total": sum(db["keys"] for db in verified["keys"].values()),
                 "rdb_keys": self.rdb_keys, "aof_enabled": True, "samples_checked": verified["samples"],
                 "upload_mb_per_s": self.upload_mb_per_s}
+
+    def start_set(self, instance):
+        """The replicas hold the restored data, then the Sentinels watch pod 0 as the primary."""
+        for line in self.sentinels.verify_replicas(self.check, instance.pod, self.port):
+            self.step(line)
+        primary = self.sentinels.start(self.sentinel_replicas)
+        self.step("Sentinels started: all %d name %s as the primary and see every replica and Sentinel"
+                  % (self.sentinel_replicas, primary))
 
     def verify_server(self, server, samples_label):
         summary, verified = self.check.verify(server, samples_label)
@@ -303,8 +322,10 @@ class Restore(object):
             state = self.recorder.state
             self.recorder.update(phase="rolling-back", interrupted_in=state.get("interrupted_in") or state["phase"])
             if self.down_since is not None:  # stopped (or being stopped): nothing may run on the volume
+                if self.sentinels:  # they may have been started by the failed verification
+                    self.sentinels.stop(self.sentinel_replicas)
                 scale_statefulset(self.kube.apps, self.namespace, self.name, 0)
-                self.wait("pod %s to stop" % self.pod, self.instance_stopped)
+                self.wait("the server pods to stop", self.instance_stopped)
                 if not self.helper.usable():
                     self.start_helper(image, node)
             if self.helper.usable():
@@ -319,6 +340,8 @@ class Restore(object):
             self.scale(self.replicas, self.client_replicas)
             self.wait("pod %s to be Ready after the rollback" % self.pod,
                       lambda: self.instance_state()[1])
+            if self.sentinels:
+                self.sentinels.start(self.sentinel_replicas)
             self.recorder.clear()
         except BaseException as exc:  # the message must say the instance needs hands
             return ("ROLLBACK FAILED (%s): run `ansible-playbook playbooks/restore.yml -e rollback=yes`, or follow "
@@ -327,10 +350,11 @@ class Restore(object):
         return "rolled back: the instance runs on its previous data"
 
 
-def rollback_interrupted(kube, namespace, statefulset, container="redis", flavor="redis", timeout=300):
+def rollback_interrupted(kube, namespace, statefulset, container="redis", flavor="redis", timeout=300,
+                         sentinels=None):
     """Undo (or, once verified, finish) a restore whose process is gone, from the state it recorded."""
     restore = Restore(kube, namespace, statefulset, {"id": None}, None, container=container, flavor=flavor,
-                      timeout=timeout)
+                      timeout=timeout, sentinels=sentinels)
     sts = restore.statefulset()
     state = read_state(sts)
     if state is None:
@@ -345,6 +369,10 @@ def rollback_interrupted(kube, namespace, statefulset, container="redis", flavor
             raise RestoreError("the recorded restore state lacks %r (%s): follow docs/dr-runbook.md 'Manual "
                                "rollback'" % (key, json.dumps(state)[:300]))
     restore.replicas, restore.client_replicas = state["replicas"], state["clients"]
+    restore.sentinel_replicas = state.get("sentinels")
+    if (restore.sentinel_replicas is None) != (sentinels is None):
+        raise RestoreError("the recorded restore was for the %s topology, this run names the other one: run the "
+                           "rollback with the instance's redis_topology" % ("standalone" if sentinels else "sentinel"))
     restore.aside, restore.upload_path = state["aside"], state["upload"]
     restore.helper = restore.helper_pod(state["helper"])
     phase = state.get("interrupted_in") if state["phase"] == "rolling-back" else state["phase"]
@@ -355,6 +383,8 @@ def rollback_interrupted(kube, namespace, statefulset, container="redis", flavor
     with Signals(shielded=True):  # a rollback is not interrupted halfway
         if state["phase"] == "finishing":
             restore.scale(restore.replicas, restore.client_replicas)
+            if sentinels:
+                scale_statefulset(kube.apps, namespace, sentinels.name, restore.sentinel_replicas)
             restore.recorder.clear()
             return {"changed": True, "phase": state["phase"], "msg": "the interrupted restore of %s had been verified: "
                     "kept the restored data, started the instance and clients as they were" % state.get("backup")}

@@ -84,8 +84,9 @@ class ServerCheck(object):
         return pod_cli(self.configuration, self.namespace, server.pod, server.container, server.password,
                        flavor=self.flavor, port=server.port, timeout=self.timeout)
 
-    def verify(self, server, samples_label):
-        """(summary line, {keys, samples}): the server loaded exactly the RDB's keys from its AOF, AOF is on."""
+    def verify(self, server, samples_label, loaded_from="its AOF base"):
+        """(summary line, {keys, samples}): the server loaded exactly the RDB's keys (from its AOF, or, for a
+        replica, from the primary's full copy), AOF is on."""
         cli = self.cli(server)
         persistence = self.persistence_once_loaded(server, cli)
         if persistence.get("aof_enabled") != "1":
@@ -95,8 +96,8 @@ class ServerCheck(object):
         # Keys loaded from an AOF base include expired ones (counted apart where the server skips them).
         loaded = int(persistence["rdb_last_load_keys_loaded"]) + int(persistence.get("rdb_last_load_keys_expired", 0))
         if loaded != self.rdb_keys:
-            raise RestoreError("%s loaded %d keys from its AOF base, the backup holds %s"
-                               % (server.name, loaded, self.rdb_keys))
+            raise RestoreError("%s loaded %d keys from %s, the backup holds %s"
+                               % (server.name, loaded, loaded_from, self.rdb_keys))
         live = keyspace(parse_info(check_reply(cli("INFO", "keyspace"), "INFO")))
         if not self.samples:
             self.samples, self.sampled_at = self.read_samples(server, live), time.monotonic()
@@ -105,8 +106,8 @@ class ServerCheck(object):
             bad = sample_mismatches(self.samples, now, (time.monotonic() - self.sampled_at) * 1000 + 1000)
             if bad:
                 raise RestoreError("sample values differ in %s: %s" % (server.name, ", ".join(bad[:5])))
-        summary = ("%s: %d keys loaded from the AOF base as in the backup, %s, AOF on, %d sample values %s"
-                   % (server.name, loaded, live, len(self.samples), samples_label))
+        summary = ("%s: %d keys loaded from %s as in the backup, %s, AOF on, %d sample values %s"
+                   % (server.name, loaded, loaded_from, live, len(self.samples), samples_label))
         return summary, {"keys": live, "samples": len(self.samples)}
 
     def persistence_once_loaded(self, server, cli):

@@ -15,11 +15,57 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_path, pod_state, wait_for
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import check_reply, parse_info
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    BINARIES, check_reply)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import (
-    SERVER_CONTAINER, replica_offsets)
+    SERVER_CONTAINER, SentinelSetError)
 
 REVISION_LABEL = "controller-revision-hash"
+
+# The switchover, run in the primary's own container so that no round trip
+# through the API server lengthens the pause: writes paused; wait until every
+# replica's offset equals the primary's; SENTINEL FAILOVER (the first Sentinel
+# that accepts it); poll it every 50 ms until it names another primary; make
+# this server a replica of that one *before* the pause ends (a write that
+# waited gets READONLY and its client asks the Sentinels again, instead of an
+# ack on a demoted primary); unpause on any way out. If the script itself is
+# killed the pause still ends after pause_ms. Passwords on stdin (server,
+# then Sentinel), never arguments. Prints the new primary's address.
+# Arguments: cli port pause_ms replicas master sentinel_port self sentinel...
+SWITCHOVER_SCRIPT = r"""
+IFS= read -r server_pw; IFS= read -r sentinel_pw
+cli=$1 port=$2 pause_ms=$3 replicas=$4 master=$5 sentinel_port=$6 self=$7
+shift 7
+server() { REDISCLI_AUTH="$server_pw" timeout 5 "$cli" -p "$port" "$@"; }
+sentinel() { h=$1; shift; REDISCLI_AUTH="$sentinel_pw" timeout 2 "$cli" -h "$h" -p "$sentinel_port" "$@"; }
+caught_up() {
+  server INFO replication | tr -d '' | awk -F'[:,=]' -v want="$replicas" '
+    /^master_repl_offset:/ { primary = $2 }
+    /^slave[0-9]+:/ { for (i = 2; i < NF; i++) if ($i == "offset") offsets[++n] = $(i + 1) }
+    END { if (n < want) exit 1; for (k = 1; k <= n; k++) if (offsets[k] != primary) exit 1; exit 0 }'
+}
+r=$(server CLIENT PAUSE "$pause_ms" WRITE) && [ "$r" = OK ] || { echo "CLIENT PAUSE failed: $r"; exit 3; }
+trap 'server CLIENT UNPAUSE >/dev/null 2>&1' EXIT
+i=0
+until caught_up; do
+  i=$((i + 1)); [ "$i" -lt 200 ] || { echo "the replicas did not reach the primary's offset in 10 s"; exit 4; }
+  sleep 0.05
+done
+for s in "$@"; do
+  r=$(sentinel "$s" SENTINEL FAILOVER "$master" 2>&1) && [ "$r" = OK ] && break
+done
+[ "$r" = OK ] || { echo "no Sentinel accepted SENTINEL FAILOVER: $r"; exit 5; }
+i=0
+while :; do
+  new=$(sentinel "$s" SENTINEL GET-MASTER-ADDR-BY-NAME "$master" 2>/dev/null | head -n 1)
+  case "$new" in ''|"$self"|*[!0-9a-fA-F.:]*) ;; *) break ;; esac
+  i=$((i + 1)); [ "$i" -lt $((pause_ms / 50)) ] || { echo "the Sentinels named no new primary in time"; exit 6; }
+  sleep 0.05
+done
+r=$(server REPLICAOF "$new" "$port") && [ "$r" = OK ] || { echo "REPLICAOF $new failed: $r"; exit 7; }
+echo "$new"
+"""
 
 
 def in_sync(info):
@@ -92,34 +138,22 @@ class Rollout(object):
                      lambda: in_sync(self.members.replication(pod)), self.timeout, interval=1)
 
     def switchover(self, pod):
-        """Move the primary role off `pod` without losing an acknowledged write."""
+        """Move the primary role off `pod` without losing an acknowledged write (SWITCHOVER_SCRIPT, in its pod)."""
         members = self.members
-        address = members.address(pod)
-        replicas = len(members.servers()) - 1
-        cli = members.server_cli(pod)
+        sentinels = [members.address(sentinel) for sentinel in members.ready_pods(members.sentinels())]
         self.step("switch the primary away from %s (SENTINEL FAILOVER)" % pod)
-        check_reply(cli("CLIENT", "PAUSE", str(self.pause_ms), "WRITE"), "CLIENT PAUSE")
-        try:
-            wait_for("the replicas of %s to hold every write" % pod,
-                     lambda: self.replicas_caught_up(cli, replicas), 10, interval=0.1)
-            sentinel = members.ready_pods(members.sentinels())[0]
-            check_reply(members.sentinel_cli(sentinel)("SENTINEL", "FAILOVER", members.master_name),
-                        "SENTINEL FAILOVER")
-            wait_for("the Sentinels to name a new primary",
-                     lambda: members.ask_sentinel(sentinel) not in (None, address), self.timeout, interval=0.1)
-            new = members.ask_sentinel(sentinel)
-            # Before the pause ends: writes it held now get READONLY, not an ack on a demoted primary.
-            check_reply(cli("REPLICAOF", new, str(members.port)), "REPLICAOF")
-            self.step("primary is now %s (%s)" % (members.pod_at(new), new))
-        finally:
-            cli("CLIENT", "UNPAUSE")
-
-    @staticmethod
-    def replicas_caught_up(cli, count):
-        info = parse_info(check_reply(cli("INFO", "replication"), "INFO"))
-        offsets = replica_offsets(info)
-        return len(offsets) >= count and all(
-            offset == int(info["master_repl_offset"]) for offset in offsets.values())
+        args = [BINARIES[members.flavor]["cli"], members.port, self.pause_ms, len(members.servers()) - 1,
+                members.master_name, members.sentinel_port, members.address(pod)] + sentinels
+        passwords = "%s\n%s\n" % (members.password or "", members.sentinel_password or "")
+        rc, out, err = run(members.kube.configuration, members.namespace, pod, SERVER_CONTAINER,
+                           ["sh", "-c", SWITCHOVER_SCRIPT, "sh"] + [str(arg) for arg in args],
+                           stdin_data=passwords.encode("utf-8"), timeout=self.timeout)
+        report = (out + err).decode("utf-8", "replace").strip()
+        if rc != 0:
+            raise SentinelSetError("the switchover away from %s failed (%s): %s; writes were paused at most %d ms"
+                                   % (pod, rc, report[-300:], self.pause_ms))
+        new = report.split()[-1]
+        self.step("primary is now %s (%s)" % (members.pod_at(new), new))
 
     def wait_replicating(self):
         """Every server pod Ready, one primary, every other one an in-sync replica."""

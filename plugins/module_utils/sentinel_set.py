@@ -150,7 +150,7 @@ class SentinelSet(object):
         """What one Sentinel knows: the primary, its replicas and the other Sentinels (addresses)."""
         cli = self.sentinel_cli(pod)
         master = fields(check_reply(cli("SENTINEL", "MASTER", self.master_name), "SENTINEL MASTER"))
-        return {"primary": master.get("ip"),
+        return {"primary": master.get("ip"), "quorum": int(master.get("quorum", 0)),
                 "replicas": addresses_in(check_reply(cli("SENTINEL", "REPLICAS", self.master_name), "SENTINEL")),
                 "sentinels": addresses_in(check_reply(cli("SENTINEL", "SENTINELS", self.master_name), "SENTINEL"))}
 

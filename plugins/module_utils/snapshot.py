@@ -116,12 +116,13 @@ def parse_copy_report(stderr):
     }
 
 
-def unchanged_since(latest_entry, persistence):
-    """True when the data cannot differ from the latest backup (no write since its save)."""
+def unchanged_since(latest_entry, pod, persistence):
+    """True when the data cannot differ from the latest backup (taken from this pod, no write since its save)."""
     if latest_entry is None:
         return False
     document = latest_entry["document"]
-    return (str(document.get("lastsave")) == persistence.get("rdb_last_save_time")
+    return (document.get("source", {}).get("pod") == pod
+            and str(document.get("lastsave")) == persistence.get("rdb_last_save_time")
             and persistence.get("rdb_changes_since_last_save") == "0")
 
 
@@ -147,11 +148,14 @@ class Snapshot(object):
         self.verify = verify
         self.skip_unchanged = skip_unchanged
         self.check_mode = check_mode
+        self.choice = {}
 
     def shell(self, script):
         return run_shell(self.configuration, self.namespace, self.pod, self.container, script)
 
-    def run(self):
+    def run(self, choice=None):
+        """The snapshot; `choice` (role, reason) says why this pod, for the manifest."""
+        self.choice = dict(choice or {}, pod=self.pod)
         started = index.utc_now()
         clock = time.monotonic()
         check_reply(self.cli("PING"), "PING")
@@ -162,12 +166,12 @@ class Snapshot(object):
         entries = index.list_backups(self.directory, cluster=self.cluster)
         self.malformed = [entry for entry in entries if entry["status"] != "ok"]
         latest_entry = index.latest(entries)
-        if self.skip_unchanged and unchanged_since(latest_entry, persistence):
+        if self.skip_unchanged and unchanged_since(latest_entry, self.pod, persistence):
             return {"changed": False, "unchanged": True, "id": latest_entry["id"],
                     "msg": "no write since backup %s: nothing new to back up" % latest_entry["id"]}
         if self.check_mode:
-            return {"changed": True, "msg": "would take an RDB snapshot of %s/%s into %s"
-                    % (self.namespace, self.pod, self.directory)}
+            return {"changed": True, "source": self.choice, "msg": "would take an RDB snapshot of %s/%s (%s) into %s"
+                    % (self.namespace, self.pod, self.choice.get("role", "primary"), self.directory)}
         with index.InstanceLock(self.directory):
             self.leftovers_removed = index.clean_leftovers(self.directory)
             return self.snapshot(started, clock, flavor, version)
@@ -203,8 +207,8 @@ class Snapshot(object):
             "keys_total": sum(db["keys"] for db in keys.values()),
             "lastsave": int(persistence["rdb_last_save_time"]),
             "source": {"cluster": self.cluster, "namespace": self.namespace, "pod": self.pod,
-                       "container": self.container,
-                       "path": directory + "/" + filename},
+                       "container": self.container, "path": directory + "/" + filename,
+                       "role": self.choice.get("role", "primary"), "reason": self.choice.get("reason", "")},
             "checks": checks,
             "started_at": index.iso(started),
             "finished_at": index.iso(finished),

@@ -43,6 +43,12 @@ options:
         C(unsaved_changes_max_age_seconds) (7200), C(slowlog_warning_length) (64).
     type: dict
     default: {}
+  expect_primary:
+    description:
+      - A server that is not a primary is a problem (the standalone topology). Set false for the servers of a
+        Sentinel set, whose roles the C(redis_sentinel) module judges.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
@@ -123,7 +129,7 @@ def read_limits(requested):
 def report(module):
     limits = read_limits(module.params["limits"])
     facts = gather(module, connect(module.params))
-    problems, warnings = assess(facts, limits)
+    problems, warnings = assess(facts, limits, expect_primary=module.params["expect_primary"])
     return {"changed": False, "healthy": not problems, "problems": problems, "concerns": warnings, "report": facts,
             "text": render_text(facts, problems, warnings)}
 
@@ -135,6 +141,7 @@ def main():
             exporter_port=dict(type="int", default=9121),
             data_dir=dict(type="str", default="/data"),
             limits=dict(type="dict", default={}),
+            expect_primary=dict(type="bool", default=True),
         ),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=INSTANCE_REQUIRED_ONE_OF,
         supports_check_mode=True)

@@ -33,8 +33,14 @@ description:
   - Holds the lock of the backup's directory while it runs, so retention cannot delete the backup it restores.
   - Sample values are read binary-safely (any byte in key names and values) and a key read as missing never
     counts as a match.
-  - For instances deployed by the C(alertmanagerpp.datastores.redis) role (standalone, pod 0, PVC
-    C(data-<statefulset>-0), data in C(/data)).
+  - For instances deployed by the C(alertmanagerpp.datastores.redis) role (the backup goes onto pod 0's volume,
+    PVC C(data-<statefulset>-0), data in C(/data)).
+  - With I(topology=sentinel) the Sentinels stop before the servers (none may fail over, none may outlive the
+    restore naming an old primary) and the servers stop highest ordinal first, so pod 0 holds the set's latest
+    data for a rollback. Pod 0 starts as the primary, the other pods as its replicas each take a full copy and
+    are checked like pod 0 (key count, sample values), then the Sentinels start and the restore waits until each
+    names pod 0 and sees every replica and Sentinel. A rollback puts pod 0's old data back and heals the set the
+    same way.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
@@ -59,6 +65,13 @@ options:
     description: Seconds to wait for each step (pod stop/start, upload, load).
     type: int
     default: 300
+  topology:
+    description:
+      - The instance's topology, as deployed (C(redis_topology)). Refused when the Sentinels' StatefulSet exists
+        with C(standalone) or is missing with C(sentinel).
+    type: str
+    choices: [standalone, sentinel]
+    default: standalone
   pod_restart:
     description:
       - Also delete the instance's pod once it was verified and verify again after it restarted. The restart
@@ -67,6 +80,7 @@ options:
     default: false
 extends_documentation_fragment:
   - alertmanagerpp.datastores.redis_instance
+  - alertmanagerpp.datastores.sentinel_set
   - alertmanagerpp.datastores.kubernetes_auth
 attributes:
   check_mode:
@@ -165,8 +179,11 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore import Restore, rollback_interrupted
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_files import load_backup
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SENTINEL_ARG_SPEC, from_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_set import SentinelGuard
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
     RestoreBusy,
+    RestoreError,
     busy_message,
     read_state,
 )
@@ -179,11 +196,25 @@ def argument_spec():
         clients=dict(type="list", elements="str", default=[]),
         timeout=dict(type="int", default=300),
         pod_restart=dict(type="bool", default=False),
+        topology=dict(type="str", choices=["standalone", "sentinel"], default="standalone"),
+        **SENTINEL_ARG_SPEC
     )
 
 
 def recorded_state(kube, params):
     return read_state(kube.apps.read_namespaced_stateful_set(params["statefulset"], params["namespace"]))
+
+
+def sentinel_guard(module, kube):
+    """A SentinelGuard when the topology is sentinel, else None; refuses a topology the cluster contradicts."""
+    params = module.params
+    name = params["sentinel_statefulset"] or params["statefulset"] + "-sentinel"
+    exists = kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (params["namespace"], name)) is not None
+    if exists != (params["topology"] == "sentinel"):
+        raise RestoreError("topology %s, but the Sentinels' StatefulSet %s/%s %s: set the instance's topology "
+                           "(redis_topology) as deployed; nothing was changed"
+                           % (params["topology"], params["namespace"], name, "exists" if exists else "does not exist"))
+    return SentinelGuard(from_module(module, kube), params["timeout"]) if exists else None
 
 
 def restore(module):
@@ -198,13 +229,15 @@ def restore(module):
     password = read_password(kube, params)
     if password:
         module.no_log_values.add(password)
+    guard = sentinel_guard(module, kube)
     if module.check_mode:
-        return {"changed": True, "backup": manifest["id"], "msg": "would restore %s (%d keys) into %s/%s"
-                % (manifest["id"], manifest["keys_total"], params["namespace"], params["statefulset"])}
+        return {"changed": True, "backup": manifest["id"], "msg": "would restore %s (%d keys) into %s/%s%s"
+                % (manifest["id"], manifest["keys_total"], params["namespace"], params["statefulset"],
+                   " and every replica of the set" if guard else "")}
     result = Restore(kube, params["namespace"], params["statefulset"], manifest, password,
                      container=params["container"], flavor=params["flavor"], port=params["port"],
-                     clients=params["clients"], timeout=params["timeout"], pod_restart=params["pod_restart"]
-                     ).run(backup_dir=os.path.dirname(manifest["rdb_path"]))
+                     clients=params["clients"], timeout=params["timeout"], pod_restart=params["pod_restart"],
+                     sentinels=guard).run(backup_dir=os.path.dirname(manifest["rdb_path"]))
     return dict(result, changed=True, backup=manifest["id"], backup_keys=manifest.get("keys", {}))
 
 
@@ -217,7 +250,8 @@ def roll_back(module, kube):
             return {"changed": False, "msg": "no restore is recorded: nothing to roll back"}
         return {"changed": True, "msg": "would roll back the recorded restore: %s" % recorded}
     return rollback_interrupted(kube, params["namespace"], params["statefulset"], container=params["container"],
-                                flavor=params["flavor"], timeout=params["timeout"])
+                                flavor=params["flavor"], timeout=params["timeout"],
+                                sentinels=sentinel_guard(module, kube))
 
 
 def main():

@@ -22,7 +22,9 @@ description:
   - With I(reconcile), waits until every Sentinel is Ready and a majority names the primary, resets (one at a
     time, C(SENTINEL RESET)) a Sentinel that remembers a server or Sentinel no longer in the set, and waits until
     each sees the whole set.
-  - Reports each server's role and each Sentinel's view. Check mode reports what it would do.
+  - Reports each server's role and each Sentinel's view, and judges the set in I(problems) and I(healthy). A whole
+    set has one primary, every replica linked to it, at least I(quorum) Sentinels answering, all naming that
+    primary and seeing every replica and every other Sentinel. Check mode reports what it would do.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
@@ -42,6 +44,11 @@ options:
     description: Longest write pause of a switchover (ended as soon as the new primary is in place).
     type: int
     default: 30
+  quorum:
+    description:
+      - The Sentinels' quorum; fewer Sentinels answering is a problem (no failover possible).
+      - By default the quorum the Sentinels report (at least a majority of them).
+    type: int
 extends_documentation_fragment:
   - alertmanagerpp.datastores.sentinel_set
   - alertmanagerpp.datastores.redis_instance
@@ -74,6 +81,19 @@ servers:
   description: Each server pod's address (its Service's ClusterIP), role, link to the primary and offset.
   returned: always
   type: dict
+sentinels:
+  description: Each Sentinel pod's view (addresses of the primary, the replicas and the other Sentinels), or its error.
+  returned: always
+  type: dict
+problems:
+  description: What keeps the set from being whole, one sentence each; empty when it is.
+  returned: always
+  type: list
+  elements: str
+healthy:
+  description: True when there is no problem.
+  returned: always
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -84,6 +104,11 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
     module_argument_spec,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_health import (
+    sentinel_problems,
+    sentinel_views,
+    server_problems,
+)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import Rollout
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SENTINEL_ARG_SPEC, from_module
 
@@ -100,15 +125,20 @@ def converge(module):
     if params["reconcile"]:
         rollout.reconcile_sentinels(check_mode=module.check_mode)
     address = members.primary_address()
+    servers, views = members.state(), sentinel_views(members)
+    problems = server_problems(servers) + sentinel_problems(
+        servers, views, dict((pod, members.address(pod)) for pod in members.sentinels()), params["quorum"])
     return {"changed": bool(rollout.steps), "steps": rollout.steps,
-            "primary": members.pod_at(address) if address else None, "servers": members.state()}
+            "primary": members.pod_at(address) if address else None, "servers": servers, "sentinels": views,
+            "problems": problems, "healthy": not problems}
 
 
 def main():
     module = AnsibleModule(
         argument_spec=module_argument_spec(
             roll=dict(type="bool", default=False), reconcile=dict(type="bool", default=False),
-            timeout=dict(type="int", default=300), pause_seconds=dict(type="int", default=30), **SENTINEL_ARG_SPEC),
+            timeout=dict(type="int", default=300), pause_seconds=dict(type="int", default=30),
+            quorum=dict(type="int"), **SENTINEL_ARG_SPEC),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     if not module.params["statefulset"]:
         module.fail_json(msg="statefulset is required: the Sentinel set is named by its servers' StatefulSet")

@@ -56,9 +56,30 @@ options:
     type: bool
     default: true
   skip_unchanged:
-    description: Take no new backup when nothing was written since the save of the latest backup.
+    description:
+      - Take no new backup when nothing was written since the save of the latest backup (taken from the same pod).
     type: bool
     default: true
+  source:
+    description:
+      - Which pod of a StatefulSet with replicas (the sentinel topology) the snapshot reads.
+      - C(replica) takes an in-sync replica (same replication history, link up, no full copy loading, heard from the
+        primary within I(replica_max_lag) seconds, holding every write the primary had acknowledged when the
+        choice began), so the primary does not fork; when no replica qualifies within I(replica_sync_timeout)
+        seconds, the primary, with a warning that says why each replica was passed over.
+      - C(primary) always reads the primary.
+      - Several pods acting as primary, or none, are refused. With I(pod), or a StatefulSet of one pod, that pod.
+    type: str
+    choices: [replica, primary]
+    default: replica
+  replica_max_lag:
+    description: Seconds since a replica last heard from its primary above which it is not a source.
+    type: int
+    default: 10
+  replica_sync_timeout:
+    description: Seconds to wait for a replica to reach the primary's offset before falling back to the primary.
+    type: int
+    default: 10
 attributes:
   check_mode:
     support: full
@@ -144,7 +165,9 @@ lastsave:
   returned: when a snapshot was taken
   type: int
 source:
-  description: Namespace, pod, container and RDB path the backup came from.
+  description:
+    - Namespace, pod, container and RDB path the backup came from; C(role) (primary or replica) and C(reason), why
+      that pod.
   returned: when a snapshot was taken
   type: dict
 checks:
@@ -195,10 +218,12 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
     INSTANCE_REQUIRED_ONE_OF,
     connect,
     module_argument_spec,
+    cli_factory,
     pod_name,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import Snapshot
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot_source import SourceChoice, SourceError
 
 
 def argument_spec():
@@ -210,21 +235,48 @@ def argument_spec():
         transfer_timeout=dict(type="int", default=60),
         verify=dict(type="bool", default=True),
         skip_unchanged=dict(type="bool", default=True),
+        source=dict(type="str", choices=["replica", "primary"], default="replica"),
+        replica_max_lag=dict(type="int", default=10),
+        replica_sync_timeout=dict(type="int", default=10),
         **MODES_ARG_SPEC
     )
+
+
+def statefulset_pods(kube, params):
+    """The pods of the StatefulSet by ordinal, or the one pod the params name."""
+    if params["pod"]:
+        return [params["pod"]]
+    path = "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (params["namespace"], params["statefulset"])
+    statefulset = kube.get(path)
+    if statefulset is None:
+        raise SourceError("StatefulSet %s/%s not found" % (params["namespace"], params["statefulset"]))
+    return ["%s-%d" % (params["statefulset"], n) for n in range(statefulset["spec"].get("replicas", 1))]
+
+
+def choose_source(module, kube):
+    """(pod, cli, choice) of the pod to snapshot; warns when a replica was wanted and the primary is used."""
+    params = module.params
+    dummy, cli_for = cli_factory(module, kube)
+    choice = SourceChoice(kube, params["namespace"], statefulset_pods(kube, params), cli_for,
+                          max_lag=params["replica_max_lag"], sync_timeout=params["replica_sync_timeout"]
+                          ).choose(params["source"] == "replica")
+    pod, cli = connect(module, kube, choice["pod"])
+    if params["source"] == "replica" and choice["role"] == "primary" and choice["reason"].startswith("no replica"):
+        module.warn("snapshot from the primary %s: %s" % (pod, choice["reason"]))
+    return pod, cli, choice
 
 
 def take(module):
     params = module.params
     kube = connect_api(params)
-    pod, cli = connect(module, kube)
+    pod, cli, choice = choose_source(module, kube)
     snapshot = Snapshot(
         kube.configuration, cli, (params["namespace"], pod, params["container"]), params["dest"],
         params["name"] or params["statefulset"] or params["pod"], params["cluster"], flavor=params["flavor"],
         save_timeout=params["save_timeout"], transfer_timeout=params["transfer_timeout"],
         verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode,
         file_mode=params["file_mode"], dir_mode=params["dir_mode"])
-    result = snapshot.run()
+    result = snapshot.run(choice)
     for entry in snapshot.malformed:
         module.warn("%s in %s is not a backup and was left alone: %s (%s)"
                     % (entry["id"], snapshot.directory, entry["status"], entry["reason"]))

@@ -9,72 +9,19 @@ RedisDown in pending.
 import json
 import os
 import pathlib
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.parse
-import urllib.request
 
 import pytest
 import yaml
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
+from prometheus import Prometheus
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NAME = "alertmanagerpp-redis"
 POD = NAME + "-0"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Prometheus:
-    """prometheus on loopback, scraping one target every second; stopped by its own PID."""
-
-    def __init__(self, directory, target, labels, rule_file):
-        self.port = free_port()
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(rule_file)],
-            "scrape_configs": [{"job_name": "redis", "static_configs": [{"targets": [target], "labels": labels}]}],
-        }
-        (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.log = open(directory / "prometheus.log", "w")
-        self.process = subprocess.Popen(
-            [shutil.which("prometheus") or "prometheus", "--config.file", str(directory / "prometheus.yml"),
-             "--storage.tsdb.path", str(directory / "data"), "--web.listen-address", "127.0.0.1:%d" % self.port],
-            stdout=self.log, stderr=subprocess.STDOUT)
-
-    def get(self, path, **params):
-        url = "http://127.0.0.1:%d%s?%s" % (self.port, path, urllib.parse.urlencode(params))
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return json.loads(response.read())
-
-    def query(self, expr):
-        return self.get("/api/v1/query", query=expr)
-
-    def wait_for(self, what, condition, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if condition():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError("timed out waiting for %s; prometheus log: %s"
-                             % (what, pathlib.Path(self.log.name).read_text()[-1500:]))
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
 
 
 def playbook(*args):
@@ -95,8 +42,8 @@ def monitored(core, request, tmp_path_factory):
     playbook("playbooks/deploy.yml", "-e", "profile=standard", "-e", "redis_namespace=" + namespace,
              "-e", "redis_monitoring_rules_file=%s" % rule_file)
     pod_ip = core.read_namespaced_pod(POD, namespace).status.pod_ip
-    prometheus = Prometheus(directory, "%s:9121" % pod_ip,
-                            {"namespace": namespace, "service": NAME + "-metrics", "pod": POD}, rule_file)
+    prometheus = Prometheus(directory, [("%s:9121" % pod_ip, {"namespace": namespace, "service": NAME + "-metrics",
+                                                              "pod": POD})], rule_file)
     request.addfinalizer(prometheus.stop)
     prometheus.wait_for("the first scrape", lambda: prometheus.query("redis_up == 1")["data"]["result"])
     dashboard_map = core.read_namespaced_config_map(NAME + "-dashboard", namespace)

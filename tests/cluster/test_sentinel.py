@@ -14,11 +14,14 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import Kube, kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import in_sync
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import parse_info
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet, replica_offsets
+from prometheus import Prometheus
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -39,12 +42,17 @@ CHECK = ("local bad=0 for i=1,%d do if redis.call('GET', 'k' .. i .. '\\0\\n\\25
 RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
 
 
-def deploy(namespace, *extra, expect_success=True):
+def playbook(name, namespace, *extra, expect_success=True):
     variables = {"redis_namespace": namespace, "profile": "standard", "redis_resources": RESOURCES}
-    result = subprocess.run([PLAYBOOK, "playbooks/deploy.yml", "-e", json.dumps(variables)] + list(extra), cwd=ROOT,
-                            capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"), check=False)
+    result = subprocess.run([PLAYBOOK, "playbooks/%s.yml" % name, "-e", json.dumps(variables)] + list(extra),
+                            cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+                            check=False)
     assert (result.returncode == 0) == expect_success, result.stdout[-5000:] + result.stderr[-2000:]
-    return result.stdout
+    return result.stdout + result.stderr  # warnings go to stderr
+
+
+def deploy(namespace, *extra, expect_success=True):
+    return playbook("deploy", namespace, *extra, expect_success=expect_success)
 
 
 def recap_changed(output):
@@ -207,3 +215,158 @@ def test_the_drill_kills_and_freezes_the_primary_and_no_acknowledged_write_is_lo
         assert report["lost_writes"] == 0, report
         assert 0 < report["write_unavailable_seconds"] < 30
     assert healthy(members)
+
+
+def scrape_targets(members, core):
+    """(address, labels) of every exporter of the set, labelled as the ServiceMonitor would."""
+    targets = []
+    for pods, service in ((members.servers(), NAME + "-metrics"), (members.sentinels(), NAME + "-sentinel-metrics")):
+        for pod in pods:
+            address = core.read_namespaced_pod(pod, members.namespace).status.pod_ip
+            targets.append(("%s:9121" % address, {"namespace": members.namespace, "service": service, "pod": pod}))
+    return targets
+
+
+def firing(prometheus, alert):
+    query = 'ALERTS{alertname="%s", alertstate="firing"}' % alert
+    return prometheus.query(query)["data"]["result"]
+
+
+def test_prometheus_sees_the_sentinels_and_alerts_on_a_failover(members, core, tmp_path):
+    wait("a healthy set", lambda: healthy(members), timeout=120)
+    rule_file = tmp_path / "rules.yml"
+    deploy(members.namespace, "-e", "redis_topology=sentinel", "-e", "redis_monitoring_rules_file=%s" % rule_file)
+    groups = yaml.safe_load(rule_file.read_text())["groups"]
+    assert [len(group["rules"]) for group in groups] == [13, 5]
+    prometheus = Prometheus(tmp_path, scrape_targets(members, core), rule_file)
+    try:
+        prometheus.wait_for("every Sentinel to count 3 Sentinels and 2 replicas", lambda: [
+            r["value"][1] for r in prometheus.query("redis_sentinel_master_ok_sentinels * 10 + "
+                                                    "on(pod) redis_sentinel_master_ok_slaves")["data"]["result"]
+        ] == ["32"] * 3)
+        prometheus.wait_for("every rule evaluated", lambda: all(
+            r.get("lastEvaluation", "").startswith("20")
+            for g in prometheus.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]))
+        rules = [r for g in prometheus.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
+        assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
+        assert prometheus.query('ALERTS{alertstate="firing"}')["data"]["result"] == []
+        old = members.primary_address()
+        core.delete_namespaced_pod(members.pod_at(old), members.namespace, grace_period_seconds=0)
+        prometheus.wait_for("RedisFailoverHappened", lambda: firing(prometheus, "RedisFailoverHappened"), timeout=90)
+        assert members.primary_address() not in (None, old)
+        assert firing(prometheus, "RedisSecondPrimary") == []
+    finally:
+        prometheus.stop()
+    wait("the old primary back in sync", lambda: healthy(members), timeout=180)
+
+
+def test_the_health_report_covers_the_set_and_fails_below_the_quorum(members, tmp_path):
+    wait("a healthy set", lambda: healthy(members), timeout=120)
+    report = tmp_path / "health.json"
+    output = playbook("monitor", members.namespace, "-e", "redis_topology=sentinel",
+                      "-e", "redis_monitoring_report_file=%s" % report)
+    assert "Sentinel set %s/%s: primary %s, whole" % (members.namespace, NAME, members.pod_at(
+        members.primary_address())) in " ".join(output.split())
+    document = json.loads(report.read_text())
+    assert document["healthy"] and document["problems"] == []
+    assert sorted(document["report"]["pods"]) == members.servers()
+    assert sorted(document["report"]["sentinels"]) == members.sentinels()
+    members.kube.apps.patch_namespaced_stateful_set_scale(NAME + "-sentinel", members.namespace,
+                                                          {"spec": {"replicas": 1}})
+    wait("two Sentinels gone", lambda: len(members.kube.core.list_namespaced_pod(
+        members.namespace, label_selector="app.kubernetes.io/component=sentinel").items) == 1, timeout=60)
+    output = playbook("monitor", members.namespace, "-e", "redis_topology=sentinel", expect_success=False)
+    assert "1 of 1 Sentinels answer, below the quorum of 2: no failover is possible" in " ".join(output.split())
+    deploy(members.namespace, "-e", "redis_topology=sentinel")
+    assert healthy(members)
+
+
+def test_a_sentinel_that_remembers_a_stranger_is_reset_by_the_next_deploy(members):
+    wait("a healthy set", lambda: healthy(members), timeout=120)
+    primary = members.primary_address()
+    # A replica that comes and goes (redis-cli --replica from a Sentinel's pod, whose own address is no
+    # member's): the Sentinels learn it from the primary's INFO and remember it after it is gone, as they
+    # remember an old pod IP.
+    rc, out, err = run(members.kube.configuration, members.namespace, members.sentinels()[0], "sentinel",
+                       ["sh", "-c", 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; '
+                        'timeout 15 redis-cli -h "$0" --replica >/dev/null 2>&1; true', primary],
+                       stdin_data=(members.password + "\n").encode(), timeout=60)
+    stranger = set(members.sentinel_view(members.sentinels()[0])["replicas"]) - set(
+        members.address(pod) for pod in members.servers())
+    assert len(stranger) == 1, members.sentinel_view(members.sentinels()[0])
+    stranger = stranger.pop()
+    output = deploy(members.namespace, "-e", "redis_topology=sentinel", "-v")
+    resets = [line.strip()[2:] for line in output.splitlines() if line.strip().startswith("- reset ")]
+    # Each Sentinel that saw it (one INFO of the primary every 10 s) is reset, the first one at least.
+    assert resets and resets[0] == "reset %s: it remembers %s" % (members.sentinels()[0], stranger), resets
+    assert all(reset.endswith(": it remembers %s" % stranger) for reset in resets), resets
+    for pod in members.sentinels():
+        assert members.sentinel_view(pod)["replicas"] == sorted(
+            members.address(server) for server in members.servers() if members.address(server) != primary)
+
+
+def backup(members, backup_dir, *extra):
+    """backup.yml into `backup_dir`; (its output, the manifest of the newest backup)."""
+    output = playbook("backup", members.namespace, "-e", "redis_topology=sentinel", "-e",
+                      "redis_backup_dir=%s" % backup_dir, "-e", "redis_backup_skip_unchanged=false", *extra)
+    manifests = sorted(backup_dir.glob("*/%s/%s/*.json" % (members.namespace, NAME)))
+    return output, json.loads(manifests[-1].read_text())
+
+
+def test_a_backup_reads_an_in_sync_replica_and_says_which(members, tmp_path):
+    wait("a healthy set", lambda: healthy(members), timeout=120)
+    primary = members.pod_at(members.primary_address())
+    keys = int(members.server_cli(primary)("DBSIZE"))  # the drill's keys included
+    output, manifest = backup(members, tmp_path)
+    assert manifest["source"]["role"] == "replica"
+    assert manifest["source"]["pod"] != primary
+    assert manifest["source"]["reason"] == "in sync with the primary %s" % primary
+    assert manifest["keys_total"] == keys
+    assert "from %s (replica" % manifest["source"]["pod"] in " ".join(output.split())
+
+
+def signal_server(members, pod, name):
+    """kill -<name> of the pod's server process (the pods share their process namespace)."""
+    script = ('for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = redis-server ] && kill -"$0" ${p#/proc/}; '
+              'done; true')
+    rc, out, err = run(members.kube.configuration, members.namespace, pod, "redis", ["sh", "-c", script, name])
+    assert rc == 0, err
+
+
+def test_with_no_replica_in_sync_the_backup_reads_the_primary_and_warns(members, tmp_path):
+    primary = members.pod_at(members.primary_address())
+    replicas = [pod for pod in members.servers() if pod != primary]
+    # Hung replicas: they do not answer (and, where exec probes time out, are no longer Ready).
+    for pod in replicas:
+        signal_server(members, pod, "STOP")
+    try:
+        output, manifest = backup(members, tmp_path)
+    finally:
+        for pod in replicas:
+            signal_server(members, pod, "CONT")
+    assert manifest["source"]["pod"] == primary
+    assert manifest["source"]["role"] == "primary"
+    reason = manifest["source"]["reason"]
+    assert reason.startswith("no replica in sync (%s: " % replicas[0]), reason
+    assert "; %s: " % replicas[1] in reason and "in sync with" not in reason
+    assert "snapshot from the primary %s: no replica in sync" % primary in " ".join(output.split())
+    wait("the replicas back in sync", lambda: healthy(members), timeout=120)
+
+
+def test_a_restore_puts_the_backup_on_every_pod_and_heals_the_set(members, tmp_path):
+    wait("a healthy set", lambda: healthy(members), timeout=120)
+    dummy, manifest = backup(members, tmp_path)
+    primary = members.pod_at(members.primary_address())
+    members.server_cli(primary)("SET", "written after the backup", "1")
+    output = playbook("restore", members.namespace, "-e", "redis_topology=sentinel", "-e",
+                      "redis_backup_dir=%s" % tmp_path, "-e", "backup=%s" % manifest["id"], "-e", "confirm=yes")
+    assert "every replica holds the same and the Sentinels name pod 0" in " ".join(output.split())
+    assert dbsizes(members) == dict((pod, str(manifest["keys_total"])) for pod in members.servers())
+    for pod in members.servers():
+        assert members.server_cli(pod)("EVAL", CHECK, "0").strip() == "0", pod
+    assert healthy(members)
+    assert members.pod_at(members.primary_address()) == NAME + "-0"
+    for pod in members.sentinels():
+        assert members.sentinel_view(pod)["replicas"] == sorted(
+            members.address(server) for server in members.servers() if server != NAME + "-0")
+    assert recap_changed(deploy(members.namespace, "-e", "redis_topology=sentinel")) == 0
