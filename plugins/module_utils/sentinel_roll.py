@@ -24,14 +24,18 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel
 REVISION_LABEL = "controller-revision-hash"
 
 # The switchover, run in the primary's own container so that no round trip
-# through the API server lengthens the pause: writes paused; wait until every
+# through the API server lengthens the pause. It must stay well under the
+# Sentinels' down-after: the pause also holds their PUBLISH of hello
+# messages, and the PINGs queued behind it, so a paused primary looks down
+# to them after down-after-milliseconds. Writes paused; wait until every
 # replica's offset equals the primary's; SENTINEL FAILOVER (the first Sentinel
 # that accepts it); poll it every 50 ms until it names another primary; make
 # this server a replica of that one *before* the pause ends (a write that
 # waited gets READONLY and its client asks the Sentinels again, instead of an
-# ack on a demoted primary); unpause on any way out. If the script itself is
-# killed the pause still ends after pause_ms. Passwords on stdin (server,
-# then Sentinel), never arguments. Prints the new primary's address.
+# ack on a demoted primary); unpause on any way out, a signal included. If
+# the script is killed outright the pause still ends after pause_ms.
+# Passwords on stdin (server, then Sentinel), never arguments. Prints the
+# new primary's address.
 # Arguments: cli port pause_ms replicas master sentinel_port self sentinel...
 SWITCHOVER_SCRIPT = r"""
 IFS= read -r server_pw; IFS= read -r sentinel_pw
@@ -40,16 +44,17 @@ shift 7
 server() { REDISCLI_AUTH="$server_pw" timeout 5 "$cli" -p "$port" "$@"; }
 sentinel() { h=$1; shift; REDISCLI_AUTH="$sentinel_pw" timeout 2 "$cli" -h "$h" -p "$sentinel_port" "$@"; }
 caught_up() {
-  server INFO replication | tr -d '' | awk -F'[:,=]' -v want="$replicas" '
+  server INFO replication | tr -d '\r' | awk -F'[:,=]' -v want="$replicas" '
     /^master_repl_offset:/ { primary = $2 }
     /^slave[0-9]+:/ { for (i = 2; i < NF; i++) if ($i == "offset") offsets[++n] = $(i + 1) }
     END { if (n < want) exit 1; for (k = 1; k <= n; k++) if (offsets[k] != primary) exit 1; exit 0 }'
 }
 r=$(server CLIENT PAUSE "$pause_ms" WRITE) && [ "$r" = OK ] || { echo "CLIENT PAUSE failed: $r"; exit 3; }
 trap 'server CLIENT UNPAUSE >/dev/null 2>&1' EXIT
+trap 'exit 1' INT TERM HUP
 i=0
 until caught_up; do
-  i=$((i + 1)); [ "$i" -lt 200 ] || { echo "the replicas did not reach the primary's offset in 10 s"; exit 4; }
+  i=$((i + 1)); [ "$i" -lt 60 ] || { echo "the replicas did not reach the primary's offset in 3 s"; exit 4; }
   sleep 0.05
 done
 for s in "$@"; do
