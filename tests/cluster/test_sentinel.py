@@ -296,7 +296,8 @@ def test_a_sentinel_that_remembers_a_stranger_is_reset_by_the_next_deploy(member
     assert len(stranger) == 1, members.sentinel_view(members.sentinels()[0])
     stranger = stranger.pop()
     output = deploy(members.namespace, "-e", "redis_topology=sentinel", "-v")
-    resets = [line.strip()[2:] for line in output.splitlines() if line.strip().startswith("- reset ")]
+    # YAML quotes the step (it holds ": ").
+    resets = [line.strip()[2:].strip("'") for line in output.splitlines() if line.strip().startswith("- 'reset ")]
     # Each Sentinel that saw it (one INFO of the primary every 10 s) is reset, the first one at least.
     assert resets and resets[0] == "reset %s: it remembers %s" % (members.sentinels()[0], stranger), resets
     assert all(reset.endswith(": it remembers %s" % stranger) for reset in resets), resets
