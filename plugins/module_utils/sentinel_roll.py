@@ -28,7 +28,9 @@ REVISION_LABEL = "controller-revision-hash"
 # Sentinels' down-after: the pause also holds their PUBLISH of hello
 # messages, and the PINGs queued behind it, so a paused primary looks down
 # to them after down-after-milliseconds. Writes paused; wait until every
-# replica's offset equals the primary's; SENTINEL FAILOVER (the first Sentinel
+# replica, asked itself, has processed the primary's whole stream (the
+# primary's own view of its replicas' offsets is refreshed by their
+# acknowledgements, once a second); SENTINEL FAILOVER (the first Sentinel
 # that accepts it); poll it every 50 ms until it names another primary; make
 # this server a replica of that one *before* the pause ends (a write that
 # waited gets READONLY and its client asks the Sentinels again, instead of an
@@ -36,26 +38,31 @@ REVISION_LABEL = "controller-revision-hash"
 # the script is killed outright the pause still ends after pause_ms.
 # Passwords on stdin (server, then Sentinel), never arguments. Prints the
 # new primary's address.
-# Arguments: cli port pause_ms replicas master sentinel_port self sentinel...
+# Arguments: cli port pause_ms "replica addresses" master sentinel_port self sentinel...
 SWITCHOVER_SCRIPT = r"""
 IFS= read -r server_pw; IFS= read -r sentinel_pw
 cli=$1 port=$2 pause_ms=$3 replicas=$4 master=$5 sentinel_port=$6 self=$7
 shift 7
 server() { REDISCLI_AUTH="$server_pw" timeout 5 "$cli" -p "$port" "$@"; }
 sentinel() { h=$1; shift; REDISCLI_AUTH="$sentinel_pw" timeout 2 "$cli" -h "$h" -p "$sentinel_port" "$@"; }
+field() { tr -d '\r' | sed -n "s/^$1://p"; }
 caught_up() {
-  server INFO replication | tr -d '\r' | awk -F'[:,=]' -v want="$replicas" '
-    /^master_repl_offset:/ { primary = $2 }
-    /^slave[0-9]+:/ { for (i = 2; i < NF; i++) if ($i == "offset") offsets[++n] = $(i + 1) }
-    END { if (n < want) exit 1; for (k = 1; k <= n; k++) if (offsets[k] != primary) exit 1; exit 0 }'
+  primary=$(server INFO replication | field master_repl_offset)
+  [ -n "$primary" ] || return 1
+  for replica in $replicas; do
+    info=$(REDISCLI_AUTH="$server_pw" timeout 1 "$cli" -h "$replica" -p "$port" INFO replication) || return 1
+    [ "$(printf '%s\n' "$info" | field master_link_status)" = up ] || return 1
+    offset=$(printf '%s\n' "$info" | field slave_repl_offset)
+    [ -n "$offset" ] && [ "$offset" -ge "$primary" ] || return 1
+  done
 }
 r=$(server CLIENT PAUSE "$pause_ms" WRITE) && [ "$r" = OK ] || { echo "CLIENT PAUSE failed: $r"; exit 3; }
 trap 'server CLIENT UNPAUSE >/dev/null 2>&1' EXIT
 trap 'exit 1' INT TERM HUP
-i=0
+started=$(date +%s)
 until caught_up; do
-  i=$((i + 1)); [ "$i" -lt 60 ] || { echo "the replicas did not reach the primary's offset in 3 s"; exit 4; }
-  sleep 0.05
+  [ $(($(date +%s) - started)) -lt 3 ] || { echo "the replicas did not reach the primary's offset in 3 s"; exit 4; }
+  sleep 0.02
 done
 for s in "$@"; do
   r=$(sentinel "$s" SENTINEL FAILOVER "$master" 2>&1) && [ "$r" = OK ] && break
@@ -147,7 +154,8 @@ class Rollout(object):
         members = self.members
         sentinels = [members.address(sentinel) for sentinel in members.ready_pods(members.sentinels())]
         self.step("switch the primary away from %s (SENTINEL FAILOVER)" % pod)
-        args = [BINARIES[members.flavor]["cli"], members.port, self.pause_ms, len(members.servers()) - 1,
+        replicas = " ".join(members.address(server) for server in members.servers() if server != pod)
+        args = [BINARIES[members.flavor]["cli"], members.port, self.pause_ms, replicas,
                 members.master_name, members.sentinel_port, members.address(pod)] + sentinels
         passwords = "%s\n%s\n" % (members.password or "", members.sentinel_password or "")
         rc, out, err = run(members.kube.configuration, members.namespace, pod, SERVER_CONTAINER,
