@@ -132,7 +132,13 @@ class Rollout(object):
         order, primary = self.plan()
         for pod in order:
             if pod == primary:
-                self.switchover(pod)
+                wait_for("every Sentinel to see every replica up", lambda: self.members.replicas_up_for_every_sentinel(
+                    pod), self.timeout, interval=1)
+                new = self.switchover(pod)
+                # Restarting the old primary must leave the new one a replica to acknowledge writes
+                # (min-replicas-to-write): every other server must follow it directly first.
+                wait_for("every other server to replicate from the new primary", lambda: self.direct_replicas(
+                    new) >= len(self.members.servers()) - 1, self.timeout, interval=0.5)
             self.restart(pod)
         self.wait_replicating()
         return self.steps
@@ -167,6 +173,13 @@ class Rollout(object):
                                    % (pod, rc, report[-300:], self.pause_ms))
         new = report.split()[-1]
         self.step("primary is now %s (%s)" % (members.pod_at(new), new))
+        return members.pod_at(new)
+
+    def direct_replicas(self, primary):
+        """How many replicas are online at `primary` itself (not through another replica, not loading a copy)."""
+        info = self.members.replication(primary)
+        return sum(1 for key, value in info.items()
+                   if key.startswith("slave") and key[5:].isdigit() and "state=online" in value.split(","))
 
     def wait_replicating(self):
         """Every server pod Ready, one primary, every other one an in-sync replica."""

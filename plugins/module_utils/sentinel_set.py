@@ -42,6 +42,17 @@ def addresses_in(reply):
     return sorted(lines[i + 1] for i in range(0, len(lines) - 1, 2) if lines[i] == "ip")
 
 
+def flags_by_address(reply):
+    """{ip: flags} of a SENTINEL REPLICAS reply (each entry's `ip` comes before its `flags`)."""
+    lines, result, address = reply.splitlines(), {}, None
+    for i in range(0, len(lines) - 1, 2):
+        if lines[i] == "ip":
+            address = lines[i + 1]
+        elif lines[i] == "flags" and address:
+            result[address] = lines[i + 1]
+    return result
+
+
 def replica_offsets(info):
     """{address: offset} of the replicas a primary's INFO replication lists."""
     offsets = {}
@@ -153,6 +164,20 @@ class SentinelSet(object):
         return {"primary": master.get("ip"), "quorum": int(master.get("quorum", 0)),
                 "replicas": addresses_in(check_reply(cli("SENTINEL", "REPLICAS", self.master_name), "SENTINEL")),
                 "sentinels": addresses_in(check_reply(cli("SENTINEL", "SENTINELS", self.master_name), "SENTINEL"))}
+
+    def replicas_up_for_every_sentinel(self, primary_pod):
+        """Every Ready Sentinel knows each other server as a replica with no down or disconnected flag.
+
+        A Sentinel that still flags a replica down (it restarted a moment ago)
+        leaves it out of a failover's reconfiguration: it would stay attached
+        to the demoted primary."""
+        expected = set(self.address(pod) for pod in self.servers() if pod != primary_pod)
+        for sentinel in self.ready_pods(self.sentinels()):
+            flags = flags_by_address(check_reply(self.sentinel_cli(sentinel)("SENTINEL", "REPLICAS", self.master_name),
+                                                 "SENTINEL REPLICAS"))
+            if any(flags.get(address) != "slave" for address in expected):
+                return False
+        return True
 
     def state(self):
         """Each server's role, link and offset, for reports and the roll's decisions."""

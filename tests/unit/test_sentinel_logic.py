@@ -2,11 +2,18 @@
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import Rollout, in_sync
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import (
-    addresses_in, fields, replica_offsets)
+    addresses_in, fields, flags_by_address, replica_offsets)
 
 # As redis-cli prints SENTINEL REPLICAS without a terminal: name/value lines, one entry after the other.
 REPLICAS = "\n".join(["name", "10.0.0.18:6379", "ip", "10.0.0.18", "port", "6379", "flags", "slave",
                       "name", "10.0.0.9:6379", "ip", "10.0.0.9", "port", "6379", "flags", "s_down,slave"])
+
+
+def test_flags_by_address_in_a_flat_reply():
+    reply = ("name\n10.0.0.9:6379\nip\n10.0.0.9\nport\n6379\nflags\ns_down,slave\n"
+             "name\n10.0.0.18:6379\nip\n10.0.0.18\nport\n6379\nflags\nslave\n")
+    assert flags_by_address(reply) == {"10.0.0.9": "s_down,slave", "10.0.0.18": "slave"}
+    assert flags_by_address("") == {}
 
 
 def test_addresses_in_a_flat_reply():
