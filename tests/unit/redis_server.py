@@ -17,6 +17,14 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_until(condition, timeout=20):
+    """Poll `condition` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 class RedisServer:
     def __init__(self, directory, user=None):
         if not shutil.which("redis-server"):

@@ -1,10 +1,8 @@
 """Which server a snapshot may read, decided on real redis-server primaries and replicas on loopback."""
 
-import time
-
 import pytest
 
-from redis_server import PASSWORD, RedisServer
+from redis_server import PASSWORD, RedisServer, wait_until
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import parse_info
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot_source import (
@@ -16,13 +14,6 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot
 
 def info(server):
     return parse_info(server.cli("INFO", "replication"))
-
-
-def wait_until(condition, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from redis_server import free_port
+from redis_server import free_port, wait_until
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import SWITCHOVER_SCRIPT
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import flags_by_address
 
 PASSWORD, SENTINEL_PASSWORD = "server password", "sentinel password"
 
@@ -23,13 +24,6 @@ def cli(host, port, password, *args, timeout=5):
     return subprocess.run(["timeout", str(timeout), "redis-cli", "-h", host, "-p", str(port)] + [str(a) for a in args],
                           env=dict(os.environ, REDISCLI_AUTH=password), capture_output=True, text=True,
                           check=False).stdout.strip()
-
-
-def wait_until(condition, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -55,7 +49,9 @@ def watched_pair(tmp_path):
     processes.append(subprocess.Popen(["redis-server", str(config), "--sentinel"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
-        wait_until(lambda: "127.0.0.2" in cli("127.0.0.1", ports[2], SENTINEL_PASSWORD, "SENTINEL", "REPLICAS", "m"))
+        # Known and connected (flags exactly "slave"): a replica still "disconnected" is no failover candidate.
+        wait_until(lambda: flags_by_address(cli("127.0.0.1", ports[2], SENTINEL_PASSWORD, "SENTINEL", "REPLICAS",
+                                                "m")).get("127.0.0.2") == "slave")
         wait_until(lambda: "master_link_status:up" in cli("127.0.0.2", ports[1], PASSWORD, "INFO", "replication"))
         yield ports
     finally:
