@@ -223,7 +223,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import Snapshot
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot_source import SourceChoice, SourceError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot_source import SourceChoice
 
 
 def argument_spec():
@@ -243,14 +243,15 @@ def argument_spec():
 
 
 def statefulset_pods(kube, params):
-    """The pods of the StatefulSet by ordinal, or the one pod the params name."""
+    """The pods of the StatefulSet by ordinal, or the one pod the params name.
+
+    Without the StatefulSet, pod 0: connecting to it then says what is missing, as for every module."""
     if params["pod"]:
         return [params["pod"]]
     path = "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (params["namespace"], params["statefulset"])
     statefulset = kube.get(path)
-    if statefulset is None:
-        raise SourceError("StatefulSet %s/%s not found" % (params["namespace"], params["statefulset"]))
-    return ["%s-%d" % (params["statefulset"], n) for n in range(statefulset["spec"].get("replicas", 1))]
+    replicas = statefulset["spec"].get("replicas", 1) if statefulset else 1
+    return ["%s-%d" % (params["statefulset"], n) for n in range(replicas)]
 
 
 def choose_source(module, kube):
