@@ -80,7 +80,7 @@ def main():
                 "for i in $(seq 1 %d); do head -c 1048576 /dev/urandom | redis-cli -x SET big:$i >/dev/null; done"
                 % options.mb)
         out = playbook(namespace, backup_dir, "playbooks/backup.yml")
-        backup = re.search(r"Backup (\S+):", out).group(1)
+        backup = re.search(r"Backup (\S+) from", out).group(1)
         rdb = "%s/%s/%s/%s.rdb" % (backup_dir, namespace, NAME, backup)
         size = os.path.getsize(rdb)
         # The kubelet takes 3-25 s to release a deleted pod here: the median of three restarts.

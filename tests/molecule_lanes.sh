@@ -4,6 +4,9 @@
 # molecule state of its own, so two can share the cluster; two lanes keep the
 # pods' CPU requests within a 2-CPU node and the timings the drills measure
 # honest. The two Sentinel scenarios, the longest, start the two lanes.
+# A scenario that changes what the whole cluster holds (monitoring installs
+# and removes the Prometheus Operator's CRDs, which every deploy looks for)
+# runs alone, after the lanes.
 #
 # Usage: tests/molecule_lanes.sh <molecule binary> [scenario ...]
 # Prints each scenario's whole log when it ends; exits non-zero when any failed.
@@ -27,6 +30,15 @@ else
   done
 fi
 
+# Scenarios that change cluster-wide objects: never beside another one.
+solo=(monitoring)
+is_solo() { case " ${solo[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
+lanes=()
+alone=()
+for name in "${scenarios[@]}"; do
+  if is_solo "$name"; then alone+=("$name"); else lanes+=("$name"); fi
+done
+
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
@@ -45,19 +57,25 @@ run_lane() {
 
 lane_a=()
 lane_b=()
-for i in "${!scenarios[@]}"; do
-  if [ $((i % 2)) -eq 0 ]; then lane_a+=("${scenarios[$i]}"); else lane_b+=("${scenarios[$i]}"); fi
+for i in "${!lanes[@]}"; do
+  if [ $((i % 2)) -eq 0 ]; then lane_a+=("${lanes[$i]}"); else lane_b+=("${lanes[$i]}"); fi
 done
 
 started=${SECONDS}
-run_lane "${lane_a[@]}" &
-pid_a=$!
-status_b=0
-if [ ${#lane_b[@]} -gt 0 ]; then
-  run_lane "${lane_b[@]}" || status_b=1
-fi
 status_a=0
-wait "$pid_a" || status_a=1
+status_b=0
+status_alone=0
+if [ ${#lane_a[@]} -gt 0 ]; then
+  run_lane "${lane_a[@]}" &
+  pid_a=$!
+  if [ ${#lane_b[@]} -gt 0 ]; then
+    run_lane "${lane_b[@]}" || status_b=1
+  fi
+  wait "$pid_a" || status_a=1
+fi
+if [ ${#alone[@]} -gt 0 ]; then
+  run_lane "${alone[@]}" || status_alone=1
+fi
 echo "== molecule: ${#scenarios[@]} scenarios in $((SECONDS - started))s" \
-     "(lanes: ${lane_a[*]} | ${lane_b[*]})"
-[ "$status_a" -eq 0 ] && [ "$status_b" -eq 0 ]
+     "(lanes: ${lane_a[*]} | ${lane_b[*]}; alone after them: ${alone[*]})"
+[ "$status_a" -eq 0 ] && [ "$status_b" -eq 0 ] && [ "$status_alone" -eq 0 ]

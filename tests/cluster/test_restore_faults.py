@@ -30,11 +30,12 @@ import test_smoke
 
 NAME = test_smoke.NAME
 POD = NAME + "-0"
-# Set A: a1..a300, and t1..t20 that expire 1.5 s after the backup (the
-# restore must count them as the server does). Set B: A without a1..a100,
-# plus b1..b50.
+# Set A: a1..a300, and t1..t20 that expire 5 s after they were written:
+# present in the backup (its save and copy, 1-2 s, once took more than the
+# 1.5 s they lived before), gone before the restore (which must count them
+# as the server does). Set B: A without a1..a100, plus b1..b50.
 WRITE_A = ("for i=1,300 do redis.call('SET','a'..i,'value-a'..i) end "
-           "for i=1,20 do redis.call('SET','t'..i,'short-lived','PX',1500) end")
+           "for i=1,20 do redis.call('SET','t'..i,'short-lived','PX',5000) end")
 WRITE_B = "for i=1,100 do redis.call('DEL','a'..i) end for i=1,50 do redis.call('SET','b'..i,'value-b'..i) end"
 SET_B = sorted(["a%d" % i for i in range(101, 301)] + ["b%d" % i for i in range(1, 51)])
 
@@ -61,13 +62,14 @@ def backed_up_instance(core, apps, request, tmp_path_factory, flavor):
     configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
     cli = pod_cli(configuration, namespace, POD, "redis", None, flavor=flavor)
     cli("EVAL", WRITE_A, "0")
+    written = time.monotonic()
     manifest = snapshot_module.Snapshot(configuration, cli, (namespace, POD, "redis"),
                                         str(tmp_path_factory.mktemp("backups")), NAME, "test-cluster", flavor=flavor,
                                         skip_unchanged=False).run()
     assert manifest["keys_total"] == 320
     manifest = load_backup(manifest["manifest_path"])  # as the module reads it
     cli("EVAL", WRITE_B, "0")
-    time.sleep(1.6)
+    time.sleep(max(0, 5.1 - (time.monotonic() - written)))
     instance = (configuration, namespace, manifest, flavor)
     assert live_keys(instance) == SET_B
     return instance
