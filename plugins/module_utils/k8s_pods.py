@@ -29,6 +29,11 @@ def first_pod(statefulset):
     return "%s-0" % statefulset
 
 
+def pod_names(statefulset, replicas):
+    """The names of a StatefulSet's pods, by ordinal."""
+    return ["%s-%d" % (statefulset, ordinal) for ordinal in range(replicas)]
+
+
 def wait_for(what, condition, timeout, interval=POLL_SECONDS, sleep=time.sleep):
     """Poll condition() until it is true; TimedOut names `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

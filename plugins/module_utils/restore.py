@@ -47,6 +47,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods
     first_pod,
     is_stopped,
     log_tail,
+    pod_names,
     pod_state,
     read_pod,
     scale_deployments,
@@ -140,8 +141,8 @@ class Restore(object):
 
     def instance_stopped(self):
         """No server pod of the StatefulSet runs."""
-        return all(is_stopped(read_pod(self.kube, self.namespace, "%s-%d" % (self.name, ordinal)))
-                   for ordinal in range(self.replicas or 1))
+        return all(is_stopped(read_pod(self.kube, self.namespace, pod))
+                   for pod in pod_names(self.name, self.replicas or 1))
 
     def shares_volume(self):
         """Whether a second pod may mount the data volume beside the instance (not on ReadWriteOncePod)."""

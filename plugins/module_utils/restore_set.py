@@ -24,6 +24,7 @@ __metaclass__ = type
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import (
     is_stopped,
+    pod_names,
     scale_statefulset,
     wait_for,
 )
@@ -46,7 +47,7 @@ class SentinelGuard(object):
     def stop(self, replicas):
         """Scale the Sentinels to 0 and wait until none runs."""
         scale_statefulset(self.members.kube.apps, self.members.namespace, self.name, 0)
-        pods = ["%s-%d" % (self.name, ordinal) for ordinal in range(replicas)]
+        pods = pod_names(self.name, replicas)
         wait_for("the Sentinels to stop", lambda: all(is_stopped(self.members.read_pod(pod)) for pod in pods),
                  self.timeout)
 

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import read_password
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import is_ready, pod_path
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import is_ready, pod_names, pod_path
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     check_reply, parse_info, pod_cli)
 
@@ -91,7 +91,7 @@ class SentinelSet(object):
     def pods(statefulset):
         """Pod names of a StatefulSet by ordinal, as many as its spec asks for."""
         name = statefulset["metadata"]["name"]
-        return ["%s-%d" % (name, ordinal) for ordinal in range(statefulset["spec"].get("replicas", 1))]
+        return pod_names(name, statefulset["spec"].get("replicas", 1))
 
     def servers(self):
         return self.pods(self.read_statefulset(self.statefulset))

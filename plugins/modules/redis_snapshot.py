@@ -222,6 +222,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
     pod_name,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_names
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import Snapshot
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot_source import SourceChoice
 
@@ -251,7 +252,7 @@ def statefulset_pods(kube, params):
     path = "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (params["namespace"], params["statefulset"])
     statefulset = kube.get(path)
     replicas = statefulset["spec"].get("replicas", 1) if statefulset else 1
-    return ["%s-%d" % (params["statefulset"], n) for n in range(replicas)]
+    return pod_names(params["statefulset"], replicas)
 
 
 def choose_source(module, kube):
