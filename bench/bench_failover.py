@@ -72,16 +72,16 @@ def cluster_rolling(namespace):
     kube = Kube(kube_configuration({"kubeconfig": KUBECONFIG}))
     name = "alertmanagerpp-redis"
 
-    def secret(secret_name):
-        data = kube.get("/api/v1/namespaces/%s/secrets/%s" % (namespace, secret_name))["data"]["password"]
+    def secret(secret_name, key="password"):
+        data = kube.get("/api/v1/namespaces/%s/secrets/%s" % (namespace, secret_name))["data"][key]
         return base64.b64decode(data).decode()
     members = SentinelSet(kube, namespace, name, name + "-sentinel", name,
-                          (secret(name + "-auth"), secret(name + "-sentinel")))
+                          (secret(name + "-users", "admin"), secret(name + "-sentinel")), user="admin")
     statefulset = members.read_statefulset(name)
     container = statefulset["spec"]["template"]["spec"]["containers"][0]
     image = {"image": container["image"], "pull_policy": container.get("imagePullPolicy"),
              "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}}}
-    drill = Drill(members, "roll%d" % time.time(), image, ((name + "-auth", "password"), name + "-sentinel"))
+    drill = Drill(members, "roll%d" % time.time(), image, (("app", (name + "-auth", "password")), name + "-sentinel"))
     variables = json.dumps({"redis_namespace": namespace, "redis_topology": "sentinel",
                             "redis_maxmemory_samples": 7})
     return drill.during(lambda: run_playbook("playbooks/deploy.yml", "-e", "profile=standard", "-e", variables))

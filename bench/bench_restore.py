@@ -77,7 +77,7 @@ def main():
     try:
         playbook(namespace, backup_dir, "playbooks/deploy.yml")
         kubectl("-n", namespace, "exec", POD, "-c", "redis", "--", "sh", "-c",
-                "for i in $(seq 1 %d); do head -c 1048576 /dev/urandom | redis-cli -x SET big:$i >/dev/null; done"
+                "for i in $(seq 1 %d); do head -c 1048576 /dev/urandom | sh /etc/redis-config/cli.sh -x SET big:$i >/dev/null; done"
                 % options.mb)
         out = playbook(namespace, backup_dir, "playbooks/backup.yml")
         backup = re.search(r"Backup (\S+) from", out).group(1)

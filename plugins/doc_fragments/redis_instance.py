@@ -35,8 +35,14 @@ options:
     description: Port of the server inside the pod.
     type: int
     default: 6379
+  user:
+    description:
+      - ACL user to log in as; omitted, the server's default user.
+      - The roles pass the user each task needs (docs/security.md), e.g. C(backup) for a snapshot, C(admin) for a
+        restore.
+    type: str
   password:
-    description: Password of the default user. Mutually exclusive with I(password_secret).
+    description: Password of I(user). Mutually exclusive with I(password_secret).
     type: str
   password_secret:
     description: Name of a Secret in I(namespace) holding the password.

@@ -45,7 +45,8 @@ n=0; primary=""
 while :; do
   if [ -z "$primary" ]; then primary=$(ask) || { primary=""; sleep 0.1; continue; }; fi
   n=$((n + 1))
-  r=$(REDISCLI_AUTH="$REDIS_PASSWORD" timeout 1 $CLI -h "$primary" -p "$PORT" set "$PREFIX$n" "$n" 2>&1) || true
+  r=$(REDISCLI_AUTH="$REDIS_PASSWORD" timeout 1 $CLI ${REDIS_USER:+--user "$REDIS_USER"} -h "$primary" -p "$PORT" \
+    set "$PREFIX$n" "$n" 2>&1) || true
   if [ "$r" = OK ]; then echo "A $n $(date +%s%N)"; else echo "F $n $(date +%s%N)"; primary=""; fi
 done
 """
@@ -97,12 +98,12 @@ class Drill(object):
     def writer_manifest(self):
         members = self.members
         container = restricted_container(WRITER, self.image, ["sh", "-c", WRITER_SCRIPT])
-        password, sentinel = self.secrets
+        (user, password), sentinel = self.secrets
         container["env"] = [
             {"name": "CLI", "value": BINARIES[members.flavor]["cli"]}, {"name": "MASTER", "value": members.master_name},
             {"name": "PORT", "value": str(members.port)}, {"name": "SENTINEL_PORT", "value": str(members.sentinel_port)},
             {"name": "SENTINELS", "value": " ".join(members.address(pod) for pod in members.sentinels())},
-            {"name": "PREFIX", "value": self.prefix},
+            {"name": "PREFIX", "value": self.prefix}, {"name": "REDIS_USER", "value": user or ""},
             {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": password[0], "key": password[1]}}},
             {"name": "SENTINEL_PASSWORD", "valueFrom": {"secretKeyRef": {"name": sentinel, "key": "password"}}}]
         spec = restricted_pod_spec([container], self.timeout * 3)
@@ -221,7 +222,7 @@ class Drill(object):
         rc, out, err = run_pod_cli(members.kube.configuration, members.namespace, pod, SERVER_CONTAINER,
                                    members.password, ["-x", "EVAL", MISSING_LUA, "1", self.prefix],
                                    flavor=members.flavor, port=members.port, timeout=120,
-                                   stdin=" ".join(str(n) for n in acked).encode())
+                                   stdin=" ".join(str(n) for n in acked).encode(), user=members.user)
         if rc != 0:
             raise DrillError("cannot count the missing keys on %s: %s" % (pod, err.decode()[:200]))
         return check_reply(out.decode(), "EVAL").strip()

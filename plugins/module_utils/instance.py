@@ -24,6 +24,7 @@ INSTANCE_ARG_SPEC = dict(
     container=dict(type="str", default="redis"),
     flavor=dict(type="str", choices=["redis", "valkey"], default="redis"),
     port=dict(type="int", default=6379),
+    user=dict(type="str"),
     password=dict(type="str", no_log=True),
     password_secret=dict(type="str", no_log=False),
     password_secret_key=dict(type="str", default="password", no_log=False),
@@ -90,7 +91,7 @@ def cli_factory(module, kube):
 
     def cli_for(pod, timeout=60):
         return pod_cli(kube.configuration, params["namespace"], pod, params["container"], password,
-                       flavor=params["flavor"], port=params["port"], timeout=timeout)
+                       flavor=params["flavor"], port=params["port"], timeout=timeout, user=params["user"])
     return password, cli_for
 
 

@@ -67,26 +67,32 @@ def check_reply(reply, command):
     return text
 
 
+def cli_login(user):
+    """The CLI's arguments naming the ACL user (none: the default user)."""
+    return ["--user", user] if user else []
+
+
 def run_pod_cli(configuration, namespace, pod, container, password, args, flavor="redis", port=6379, timeout=60,
-                stdin=b""):
-    """(rc, stdout bytes, stderr bytes) of redis-cli/valkey-cli with `args` in a pod.
+                stdin=b"", user=None):
+    """(rc, stdout bytes, stderr bytes) of redis-cli/valkey-cli with `args` in a pod, logged in as `user`.
 
     The password travels on the exec's stdin, first line, and reaches the CLI
     through its REDISCLI_AUTH environment variable: never a process argument.
     The rest of stdin (`-x` reads it) follows it.
     """
-    command = ["sh", "-c", AUTH_FROM_STDIN + 'exec "$@"', "sh", BINARIES[flavor]["cli"], "-p", str(port)]
+    command = (["sh", "-c", AUTH_FROM_STDIN + 'exec "$@"', "sh", BINARIES[flavor]["cli"], "-p", str(port)]
+               + cli_login(user))
     return run(configuration, namespace, pod, container, command + [str(a) for a in args],
                stdin_data=(password or "").encode("utf-8") + b"\n" + stdin, timeout=timeout)
 
 
-def pod_cli(configuration, namespace, pod, container, password, flavor="redis", port=6379, timeout=60):
-    """A cli(*args) callable running redis-cli/valkey-cli in a pod, returning the reply as text."""
+def pod_cli(configuration, namespace, pod, container, password, flavor="redis", port=6379, timeout=60, user=None):
+    """A cli(*args) callable running redis-cli/valkey-cli in a pod as `user`, returning the reply as text."""
     binary = BINARIES[flavor]["cli"]
 
     def cli(*args):
         rc, out, err = run_pod_cli(configuration, namespace, pod, container, password, args, flavor=flavor,
-                                   port=port, timeout=timeout)
+                                   port=port, timeout=timeout, user=user)
         reply = out.decode("utf-8", "replace")
         errors = err.decode("utf-8", "replace")
         if "AUTH failed" in errors:

@@ -86,10 +86,10 @@ class Restore(object):
     """One restore of one backup into one StatefulSet (standalone: pod 0, PVC data-<name>-0)."""
 
     def __init__(self, kube, namespace, statefulset, manifest, password, container="redis", flavor="redis",
-                 port=6379, clients=(), timeout=300, pod_restart=False, sentinels=None):
+                 port=6379, clients=(), timeout=300, pod_restart=False, sentinels=None, user=None):
         self.kube, self.configuration = kube, kube.configuration
         self.namespace, self.name, self.container = namespace, statefulset, container
-        self.manifest, self.password = manifest, password
+        self.manifest, self.password, self.user = manifest, password, user
         self.flavor, self.port = flavor, port
         self.clients = list(clients)
         self.timeout = timeout
@@ -277,7 +277,7 @@ class Restore(object):
             self.verify_server(helper, label)
             self.check.stop(helper)
         self.helper.delete()
-        instance = Server(self.pod, self.container, self.port, self.password, "the instance")
+        instance = Server(self.pod, self.container, self.port, self.password, "the instance", user=self.user)
         scale_statefulset(self.kube.apps, self.namespace, self.name, self.replicas)
         self.wait_for_instance(started_only=True)
         self.step("instance started with AOF on")

@@ -67,8 +67,9 @@ def uploaded_rdb_keys(shell, flavor, path):
 class Server(object):
     """A server the restore checks: the helper's own (no password, loopback) or the instance's."""
 
-    def __init__(self, pod, container, port, password, name):
+    def __init__(self, pod, container, port, password, name, user=None):
         self.pod, self.container, self.port, self.password, self.name = pod, container, port, password, name
+        self.user = user
 
 
 class ServerCheck(object):
@@ -82,7 +83,7 @@ class ServerCheck(object):
 
     def cli(self, server):
         return pod_cli(self.configuration, self.namespace, server.pod, server.container, server.password,
-                       flavor=self.flavor, port=server.port, timeout=self.timeout)
+                       flavor=self.flavor, port=server.port, timeout=self.timeout, user=server.user)
 
     def verify(self, server, samples_label, loaded_from="its AOF base"):
         """(summary line, {keys, samples}): the server loaded exactly the RDB's keys (from its AOF, or, for a
@@ -141,7 +142,7 @@ class ServerCheck(object):
         def run_cli(args, stdin):
             rc, out, err = run_pod_cli(self.configuration, self.namespace, server.pod, server.container,
                                        server.password, ["-n", number] + args, flavor=self.flavor,
-                                       port=server.port, timeout=self.timeout, stdin=stdin)
+                                       port=server.port, timeout=self.timeout, stdin=stdin, user=server.user)
             if rc != 0:
                 raise RestoreError("reading sample keys failed (%d): %s" % (rc, err.decode("utf-8", "replace")[:300]))
             return out

@@ -21,6 +21,7 @@ import string
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 
 ALPHABET = string.ascii_letters + string.digits
+WHITESPACE_NAMES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
 
 
 class SecretError(DatastoresError):
@@ -32,8 +33,41 @@ def generate(length):
 
 
 def decoded(secret):
-    """{key: text} of a Secret's data (the Secret a dict as the API server writes it)."""
-    return dict((key, base64.b64decode(value).decode("utf-8")) for key, value in (secret.get("data") or {}).items())
+    """{key: text} of a Secret's data (the Secret a dict as the API server writes it); a value that is not UTF-8
+    text is kept as bytes (value_problem names it)."""
+    values = {}
+    for key, value in (secret.get("data") or {}).items():
+        raw = base64.b64decode(value)
+        try:
+            values[key] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            values[key] = raw
+    return values
+
+
+def value_problem(value):
+    """Why a password cannot be used as is (None: it can). The ACL file, the replication's masterauth, the
+    exporter's password file and the clients all take it as one line of text."""
+    if isinstance(value, bytes):
+        return "is not UTF-8 text"
+    if not value:
+        return "is empty"
+    if value != value.strip():
+        where, edge = ("ends", value[-1]) if value[-1].isspace() else ("starts", value[0])
+        return ("%s with %s (written by echo or an editor? create the Secret with kubectl create secret generic "
+                "--from-literal, or printf '%%s')" % (where, WHITESPACE_NAMES.get(edge, "whitespace")))
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "contains a control character (newline, tab, NUL...)"
+    return None
+
+
+def check_values(target, values, keys):
+    """Raise SecretError naming every key among `keys` whose value cannot be a password."""
+    problems = ["key %s %s" % (key, value_problem(values[key])) for key in keys
+                if key in values and value_problem(values[key])]
+    if problems:
+        raise SecretError("Secret %s: %s; the servers would not start or clients could not log in. Replace the "
+                          "value(s)." % (target, "; ".join(problems)))
 
 
 def password_file(uri, password):

@@ -41,16 +41,17 @@ REVISION_LABEL = "controller-revision-hash"
 # Arguments: cli port pause_ms "replica addresses" master sentinel_port self sentinel...
 SWITCHOVER_SCRIPT = r"""
 IFS= read -r server_pw; IFS= read -r sentinel_pw
-cli=$1 port=$2 pause_ms=$3 replicas=$4 master=$5 sentinel_port=$6 self=$7
-shift 7
-server() { REDISCLI_AUTH="$server_pw" timeout 5 "$cli" -p "$port" "$@"; }
+cli=$1 port=$2 pause_ms=$3 replicas=$4 master=$5 sentinel_port=$6 self=$7 user=$8
+shift 8
+server() { REDISCLI_AUTH="$server_pw" timeout 5 "$cli" ${user:+--user "$user"} -p "$port" "$@"; }
 sentinel() { h=$1; shift; REDISCLI_AUTH="$sentinel_pw" timeout 2 "$cli" -h "$h" -p "$sentinel_port" "$@"; }
 field() { tr -d '\r' | sed -n "s/^$1://p"; }
 caught_up() {
   primary=$(server INFO replication | field master_repl_offset)
   [ -n "$primary" ] || return 1
   for replica in $replicas; do
-    info=$(REDISCLI_AUTH="$server_pw" timeout 1 "$cli" -h "$replica" -p "$port" INFO replication) || return 1
+    info=$(REDISCLI_AUTH="$server_pw" timeout 1 "$cli" ${user:+--user "$user"} -h "$replica" -p "$port" \
+      INFO replication) || return 1
     [ "$(printf '%s\n' "$info" | field master_link_status)" = up ] || return 1
     offset=$(printf '%s\n' "$info" | field slave_repl_offset)
     [ -n "$offset" ] && [ "$offset" -ge "$primary" ] || return 1
@@ -162,7 +163,7 @@ class Rollout(object):
         self.step("switch the primary away from %s (SENTINEL FAILOVER)" % pod)
         replicas = " ".join(members.address(server) for server in members.servers() if server != pod)
         args = [BINARIES[members.flavor]["cli"], members.port, self.pause_ms, replicas,
-                members.master_name, members.sentinel_port, members.address(pod)] + sentinels
+                members.master_name, members.sentinel_port, members.address(pod), members.user or ""] + sentinels
         passwords = "%s\n%s\n" % (members.password or "", members.sentinel_password or "")
         rc, out, err = run(members.kube.configuration, members.namespace, pod, SERVER_CONTAINER,
                            ["sh", "-c", SWITCHOVER_SCRIPT, "sh"] + [str(arg) for arg in args],

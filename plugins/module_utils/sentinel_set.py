@@ -67,12 +67,13 @@ class SentinelSet(object):
     """The server StatefulSet, the Sentinels' StatefulSet and how to talk to each pod of them."""
 
     def __init__(self, kube, namespace, statefulset, sentinel_statefulset, master_name, passwords,
-                 flavor="redis", port=6379, sentinel_port=26379):
+                 flavor="redis", port=6379, sentinel_port=26379, user=None):
         self.kube, self.namespace = kube, namespace
         self.statefulset, self.sentinel_statefulset = statefulset, sentinel_statefulset
         self.master_name, self.flavor = master_name, flavor
         self.port, self.sentinel_port = port, sentinel_port
         self.password, self.sentinel_password = passwords
+        self.user = user
         self._addresses = {}
 
     # Kubernetes side
@@ -124,7 +125,7 @@ class SentinelSet(object):
 
     def server_cli(self, pod, timeout=30):
         return pod_cli(self.kube.configuration, self.namespace, pod, SERVER_CONTAINER, self.password,
-                       flavor=self.flavor, port=self.port, timeout=timeout)
+                       flavor=self.flavor, port=self.port, timeout=timeout, user=self.user)
 
     def sentinel_cli(self, pod, timeout=30):
         return pod_cli(self.kube.configuration, self.namespace, pod, SENTINEL_CONTAINER, self.sentinel_password,
@@ -207,4 +208,4 @@ def from_module(module, kube):
             module.no_log_values.add(password)
     return SentinelSet(kube, params["namespace"], name, params["sentinel_statefulset"] or name + "-sentinel",
                        params["master_name"] or name, passwords, flavor=params["flavor"], port=params["port"],
-                       sentinel_port=params["sentinel_port"])
+                       sentinel_port=params["sentinel_port"], user=params["user"])

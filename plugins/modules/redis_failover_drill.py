@@ -34,13 +34,25 @@ options:
     description: Seconds each wait may take (new primary, rejoin).
     type: int
     default: 180
+  writer_user:
+    description: ACL user the writer logs in as, the application's; empty for the default user.
+    type: str
+    default: app
+  writer_secret:
+    description: Secret holding the writer's password; default C(<statefulset>-auth), the application's.
+    type: str
+  writer_secret_key:
+    description: Key of the writer's password in I(writer_secret).
+    type: str
+    default: password
 extends_documentation_fragment:
   - alertmanagerpp.datastores.sentinel_set
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
 notes:
   - I(pod) and I(password) of the instance options are not used; I(statefulset) and I(password_secret) are
-    required (the writer pod reads the passwords from the Secrets, never from its arguments).
+    required. I(user) and I(password_secret) log in to read the servers (an administrator); the writer pod logs in
+    as I(writer_user) and reads its passwords from the Secrets, never from its arguments.
 """
 
 EXAMPLES = r"""
@@ -48,7 +60,9 @@ EXAMPLES = r"""
   alertmanagerpp.datastores.redis_failover_drill:
     namespace: alertmanagerpp
     statefulset: alertmanagerpp-redis
-    password_secret: alertmanagerpp-redis-auth
+    user: admin
+    password_secret: alertmanagerpp-redis-users
+    password_secret_key: admin
     variant: kill
   register: drill
 """
@@ -105,7 +119,8 @@ def drill(module):
     members = from_module(module, connect_api(params))
     run_id = "%d" % time.time()
     report = Drill(members, run_id, server_image(members),
-                   ((params["password_secret"], params["password_secret_key"]), sentinel_secret(params)),
+                   ((params["writer_user"], (params["writer_secret"] or params["statefulset"] + "-auth",
+                                             params["writer_secret_key"])), sentinel_secret(params)),
                    timeout=params["timeout"]).run(params["variant"])
     return {"changed": True, "report": report}
 
@@ -114,7 +129,9 @@ def main():
     module = AnsibleModule(
         argument_spec=module_argument_spec(
             variant=dict(type="str", choices=["kill", "freeze"], default="kill"),
-            timeout=dict(type="int", default=180), **SENTINEL_ARG_SPEC),
+            timeout=dict(type="int", default=180), writer_user=dict(type="str", default="app"),
+            writer_secret=dict(type="str", no_log=False), writer_secret_key=dict(type="str", default="password", no_log=False),
+            **SENTINEL_ARG_SPEC),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     if not (module.params["statefulset"] and module.params["password_secret"]):
         module.fail_json(msg="statefulset and password_secret are required: the drill's writer reads the password "

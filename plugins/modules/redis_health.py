@@ -60,7 +60,9 @@ EXAMPLES = r"""
   alertmanagerpp.datastores.redis_health:
     namespace: alertmanagerpp
     statefulset: alertmanagerpp-redis
-    password_secret: alertmanagerpp-redis-auth
+    user: admin
+    password_secret: alertmanagerpp-redis-users
+    password_secret_key: admin
     limits:
       memory_critical_ratio: 0.95
   register: health

@@ -24,6 +24,11 @@ options:
     type: list
     elements: str
     default: []
+  info:
+    description: Read INFO after the PING; false only logs in and PINGs (a user that may not run INFO, such as
+      the application's).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
@@ -35,7 +40,9 @@ EXAMPLES = r"""
   alertmanagerpp.datastores.redis_info:
     namespace: alertmanagerpp
     statefulset: alertmanagerpp-redis
-    password_secret: alertmanagerpp-redis-auth
+    user: admin
+    password_secret: alertmanagerpp-redis-users
+    password_secret_key: admin
     sections: [server, persistence]
   register: redis
 """
@@ -80,12 +87,15 @@ def read(module):
     ping = check_reply(cli("PING"), "PING")
     if ping != "PONG":
         raise RedisAdminError("PING answered %r" % ping[:200])
+    if not module.params["info"]:
+        return {"changed": False, "pod": pod, "ping": ping, "info": {}}
     info = parse_info(check_reply(cli("INFO", *module.params["sections"]), "INFO"))
     return {"changed": False, "pod": pod, "ping": ping, "info": info}
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_argument_spec(sections=dict(type="list", elements="str", default=[])),
+    module = AnsibleModule(argument_spec=module_argument_spec(sections=dict(type="list", elements="str", default=[]),
+                                                              info=dict(type="bool", default=True)),
                            mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, required_one_of=INSTANCE_REQUIRED_ONE_OF,
                            supports_check_mode=True)
     run_module(module, lambda: read(module), "%s/%s" % (module.params["namespace"], pod_name(module.params)))

@@ -96,7 +96,9 @@ EXAMPLES = r"""
   alertmanagerpp.datastores.redis_restore:
     namespace: alertmanagerpp
     statefulset: alertmanagerpp-redis
-    password_secret: alertmanagerpp-redis-auth
+    user: admin
+    password_secret: alertmanagerpp-redis-users
+    password_secret_key: admin
     manifest: /var/backups/alertmanagerpp/alertmanagerpp/alertmanagerpp-redis/alertmanagerpp-redis-20261122T012233Z.json
     clients: [alertmanagerpp]
 
@@ -237,7 +239,7 @@ def restore(module):
     result = Restore(kube, params["namespace"], params["statefulset"], manifest, password,
                      container=params["container"], flavor=params["flavor"], port=params["port"],
                      clients=params["clients"], timeout=params["timeout"], pod_restart=params["pod_restart"],
-                     sentinels=guard).run(backup_dir=os.path.dirname(manifest["rdb_path"]))
+                     sentinels=guard, user=params["user"]).run(backup_dir=os.path.dirname(manifest["rdb_path"]))
     return dict(result, changed=True, backup=manifest["id"], backup_keys=manifest.get("keys", {}))
 
 

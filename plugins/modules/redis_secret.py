@@ -117,6 +117,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors i
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC, connect
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.secrets import (
     SecretError,
+    check_values,
     decoded,
     missing_values,
     redacted,
@@ -158,7 +159,8 @@ def ensure_present(module, kube, secret):
     target = "%s/%s" % (params["namespace"], params["name"])
     existing = decoded(secret) if secret is not None else {}
     for value in existing.values():
-        module.no_log_values.add(value)
+        module.no_log_values.add(value if isinstance(value, str) else value.decode("latin-1"))
+    check_values(target, existing, params["keys"])
     if not params["create"]:
         if secret is None:
             raise SecretError("Secret %s does not exist and may not be created here: create it with the key(s) %s"

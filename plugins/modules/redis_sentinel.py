@@ -62,7 +62,9 @@ EXAMPLES = r"""
   alertmanagerpp.datastores.redis_sentinel:
     namespace: alertmanagerpp
     statefulset: alertmanagerpp-redis
-    password_secret: alertmanagerpp-redis-auth
+    user: admin
+    password_secret: alertmanagerpp-redis-users
+    password_secret_key: admin
     roll: true
 """
 

@@ -100,7 +100,9 @@ EXAMPLES = r"""
   alertmanagerpp.datastores.redis_snapshot:
     namespace: alertmanagerpp
     statefulset: alertmanagerpp-redis
-    password_secret: alertmanagerpp-redis-auth
+    user: backup
+    password_secret: alertmanagerpp-redis-users
+    password_secret_key: backup
     dest: /srv/backups/alertmanagerpp
     cluster: prod-eu-1
   register: backup

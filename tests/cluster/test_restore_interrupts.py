@@ -128,7 +128,7 @@ def site(core, apps, tmp_path_factory):
     secret = core.read_namespaced_secret(NAME + "-auth", namespace)
     password = base64.b64decode(secret.data["password"]).decode()
     configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
-    cli = pod_cli(configuration, namespace, POD, "redis", password)
+    cli = pod_cli(configuration, namespace, POD, "redis", password, user="app")
     cli("EVAL", WRITE_A, "0")
     run_playbook(namespace, backup_dir, "playbooks/backup.yml")
     cli("EVAL", WRITE_B, "0")

@@ -65,13 +65,15 @@ def members(core, request):
     request.addfinalizer(lambda: delete_namespace(core, namespace))
     deploy(namespace)
     kube = Kube(kube_configuration({"kubeconfig": KUBECONFIG}))
-    standalone = SentinelSet(kube, namespace, NAME, NAME + "-sentinel", NAME, (password(core, namespace), None))
+    standalone = SentinelSet(kube, namespace, NAME, NAME + "-sentinel", NAME, (password(core, namespace), None),
+                             user="admin")
     cli = standalone.server_cli(NAME + "-0")
     assert cli("EVAL", WRITE, "0").strip() == ""
     assert cli("DBSIZE").strip() == str(KEYS)
     deploy(namespace, "-e", "redis_topology=sentinel")
     return SentinelSet(kube, namespace, NAME, NAME + "-sentinel", NAME,
-                       (password(core, namespace), password(core, namespace, NAME + "-sentinel")))
+                       (password(core, namespace), password(core, namespace, NAME + "-sentinel", "password")),
+                       user="admin")
 
 
 def delete_namespace(core, namespace):
@@ -81,8 +83,9 @@ def delete_namespace(core, namespace):
          lambda: namespace not in [ns.metadata.name for ns in core.list_namespace().items], timeout=300, interval=2)
 
 
-def password(core, namespace, secret=NAME + "-auth"):
-    return base64.b64decode(core.read_namespaced_secret(secret, namespace).data["password"]).decode()
+def password(core, namespace, secret=NAME + "-users", key="admin"):
+    """A password of the instance: the administrator's by default."""
+    return base64.b64decode(core.read_namespaced_secret(secret, namespace).data[key]).decode()
 
 
 def wait(what, condition, timeout=120, interval=0.5):

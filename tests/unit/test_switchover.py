@@ -61,7 +61,7 @@ def watched_pair(tmp_path):
 
 
 def switchover(ports, replicas="127.0.0.2", pause_ms=30000):
-    args = ["redis-cli", ports[0], pause_ms, replicas, "m", ports[2], "127.0.0.1", "127.0.0.1"]
+    args = ["redis-cli", ports[0], pause_ms, replicas, "m", ports[2], "127.0.0.1", "", "127.0.0.1"]
     started = time.monotonic()
     completed = subprocess.run(["sh", "-c", SWITCHOVER_SCRIPT, "sh"] + [str(a) for a in args],
                                input="%s\n%s\n" % (PASSWORD, SENTINEL_PASSWORD), capture_output=True, text=True,
