@@ -86,7 +86,8 @@ def test_stopping_redis_sets_redis_up_0_and_redis_down_pending(monitored):
 
     def keep_redis_down():
         try:  # each time the container is back, stop it again (kubelet's back-off keeps it down longer)
-            run(configuration, namespace, POD, "redis", ["redis-cli", "SHUTDOWN", "NOSAVE"], timeout=5)
+            run(configuration, namespace, POD, "redis", ["sh", "/etc/redis-config/cli.sh", "SHUTDOWN", "NOSAVE"],
+                timeout=5)
         except Exception:  # pylint: disable=broad-except  # the container is down right now: fine
             pass
         return prometheus.query('ALERTS{alertname="RedisDown", alertstate="pending"}')["data"]["result"]

@@ -3,7 +3,9 @@
 Each ACL user logs in with its own password, can do its job and is refused
 the rest; the default user is off; no password is in the environment or the
 arguments of any process of the pod, nor in its ConfigMap or StatefulSet; a
-Secret whose password ends with a newline is refused before anything changes.
+Secret whose password ends with a newline is refused before anything changes;
+what scripts and transactions wrote survives a restart with the default user
+off.
 """
 
 import base64
@@ -11,13 +13,15 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 from kubernetes.client.rest import ApiException
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import RedisAdminError, pod_cli
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    RedisAdminError, pod_cli, run_pod_cli)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NAME = "alertmanagerpp-redis"
@@ -149,3 +153,32 @@ def test_a_password_with_a_trailing_newline_is_refused_before_anything_changes(c
     assert missing.value.status == 404
     assert [s.metadata.name for s in core.list_namespaced_secret(namespace).items
             if s.metadata.name.startswith(NAME)] == [NAME + "-users"]
+
+
+def test_what_scripts_and_transactions_wrote_survives_a_restart(instance, core):
+    """The AOF replays MULTI/EXEC under the default user's rights: an off default user that had none made a restart
+    drop every key a script or a transaction wrote, silently (the Sentinel conversion test found it)."""
+    configuration, namespace, passwords = instance
+    app = pod_cli(configuration, namespace, POD, "redis", passwords["app"], user="app", timeout=30)
+    app("EVAL", "for i=1,500 do redis.call('SET', 'script:' .. i .. '\\0\\255', i) end", "0")
+    rc, out, err = run_pod_cli(configuration, namespace, POD, "redis", passwords["app"], [], user="app",
+                               stdin=b"MULTI\nSET tx:1 one\nSET tx:2 two\nEXEC\n")
+    assert rc == 0 and b"OK" in out, (out, err)
+    before = int(app("DBSIZE"))
+    assert before >= 502
+    uid = core.read_namespaced_pod(POD, namespace).metadata.uid
+    core.delete_namespaced_pod(POD, namespace)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        pod = core.read_namespaced_pod(POD, namespace) if POD in [
+            p.metadata.name for p in core.list_namespaced_pod(namespace).items] else None
+        if pod is not None and pod.metadata.uid != uid and any(
+                c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("pod 0 not Ready again within 180 s")
+    assert int(app("DBSIZE")) == before
+    assert app("MGET", "tx:1", "tx:2").split() == ["one", "two"]
+    assert app("EVAL", "local n=0 for i=1,500 do n=n+redis.call('EXISTS', 'script:' .. i .. '\\0\\255') end "
+                       "return n", "0").strip() == "500"

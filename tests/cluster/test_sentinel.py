@@ -19,7 +19,7 @@ import yaml
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import Kube, kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import in_sync
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import parse_info
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import parse_info, run_pod_cli
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet, replica_offsets
 from prometheus import Prometheus
 
@@ -139,6 +139,37 @@ def test_one_primary_two_replicas_and_every_sentinel_sees_the_set(members):
         # The Services' addresses: not loopback, not pod IPs that change with every restart.
         assert view["replicas"] == sorted(set(servers) - {primary})
         assert view["sentinels"] == sorted(set(sentinels) - {members.address(pod)})
+
+
+def test_the_topology_users_replicate_and_watch_and_may_do_nothing_else(members, core):
+    """Replication and Sentinel users on a server, the exporter's on a Sentinel: refused what is not their job;
+    no password in the environment of a server's or a Sentinel's processes."""
+    namespace = members.namespace
+    passwords = dict((key, password(core, namespace, NAME + "-sentinel", key))
+                     for key in ("replication-password", "monitor-password", "password"))
+    exporter = password(core, namespace, NAME + "-sentinel-exporter", "password")
+    primary = members.pod_at(members.primary_address())
+
+    def reply(pod, container, port, user, secret, *args):
+        rc, out, err = run_pod_cli(members.kube.configuration, namespace, pod, container, secret, args,
+                                   port=port, user=user, timeout=20)
+        return (out + err).decode("utf-8", "replace").strip()
+
+    server = (primary, "redis", 6379)
+    assert reply(*server, "replication", passwords["replication-password"], "GET", "k1").startswith("NOPERM")
+    assert reply(*server, "replication", passwords["replication-password"], "PING") == "PONG"
+    for args in (("GET", "k1"), ("SET", "k", "v"), ("FLUSHALL",), ("CONFIG", "GET", "*"), ("SHUTDOWN",)):
+        assert reply(*server, "sentinel", passwords["monitor-password"], *args).startswith("NOPERM"), args
+    assert reply(*server, "sentinel", passwords["monitor-password"], "ROLE").startswith("master")
+    sentinel = (NAME + "-sentinel-0", "sentinel", 26379)
+    assert reply(*sentinel, "exporter", exporter, "SENTINEL", "CKQUORUM", NAME).startswith("OK")
+    for args in (("SENTINEL", "FAILOVER", NAME), ("SENTINEL", "SET", NAME, "quorum", "1"), ("SHUTDOWN",)):
+        assert reply(*sentinel, "exporter", exporter, *args).startswith("NOPERM"), args
+    script = 'for p in /proc/[0-9]*; do cat "$p/environ" "$p/cmdline" 2>/dev/null; echo; done; env'
+    for pod, container in ((primary, "redis"), (NAME + "-sentinel-0", "sentinel")):
+        rc, out, err = run(members.kube.configuration, namespace, pod, container, ["sh", "-c", script], timeout=30)
+        leaked = [key for key, value in list(passwords.items()) + [("exporter", exporter)] if value.encode() in out]
+        assert rc == 0 and leaked == [], (pod, leaked)
 
 
 def test_a_second_deploy_changes_nothing(members):
