@@ -323,7 +323,7 @@ def test_a_sentinel_that_remembers_a_stranger_is_reset_by_the_next_deploy(member
     # remember an old pod IP.
     rc, out, err = run(members.kube.configuration, members.namespace, members.sentinels()[0], "sentinel",
                        ["sh", "-c", 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; '
-                        'timeout 15 redis-cli -h "$0" --replica >/dev/null 2>&1; true', primary],
+                        'timeout 15 redis-cli --user admin -h "$0" --replica >/dev/null 2>&1; true', primary],
                        stdin_data=(members.password + "\n").encode(), timeout=60)
     stranger = set(members.sentinel_view(members.sentinels()[0])["replicas"]) - set(
         members.address(pod) for pod in members.servers())

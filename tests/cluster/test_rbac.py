@@ -1,0 +1,104 @@
+"""The Kubernetes permissions of the playbooks, proven with a ServiceAccount that has exactly them (docs/rbac.md).
+
+playbooks/rbac.yml (run with the cluster's admin kubeconfig) grants a
+ServiceAccount the collection's Role and ClusterRole; every playbook then runs
+with a kubeconfig holding only that ServiceAccount's token: deploy, an
+unchanged second deploy, backup, monitor, restore, removal to lite. Then each
+rule of the Role is taken away in turn, and a playbook that needs it fails
+with a message naming the permission it lacks.
+"""
+
+import base64
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ADMIN_KUBECONFIG = (os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG")
+                    or os.path.expanduser("~/.cache/alertmanagerpp-datastores/kubeconfig"))
+NAME = "alertmanagerpp-redis"
+ACCOUNT = "datastores-ops"
+ROLE = "alertmanagerpp-datastores"
+SMALL = ('{"redis_resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}, '
+         '"redis_maxmemory": "64mb"}')
+
+
+def playbook(name, namespace, kubeconfig, *args, expect_success=True):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               K8S_AUTH_KUBECONFIG=kubeconfig, KUBECONFIG=kubeconfig)
+    result = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"),
+                             "playbooks/%s.yml" % name, "-e", "redis_namespace=" + namespace] + list(args),
+                            cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if expect_success is not None:
+        assert (result.returncode == 0) == expect_success, result.stdout[-4000:]
+    return result.stdout
+
+
+def changed(output):
+    return int(output.split("PLAY RECAP")[1].split("changed=")[1].split()[0])
+
+
+def account_kubeconfig(core, api_client, namespace, path):
+    """A kubeconfig that authenticates as the ServiceAccount only (its token, the cluster's address and CA)."""
+    deadline = time.monotonic() + 60
+    while not (core.read_namespaced_service_account(ACCOUNT, namespace).secrets or []):
+        assert time.monotonic() < deadline, "no token for the ServiceAccount"
+        time.sleep(0.5)
+    secret = core.read_namespaced_service_account(ACCOUNT, namespace).secrets[0].name
+    token = base64.b64decode(core.read_namespaced_secret(secret, namespace).data["token"]).decode()
+    admin = yaml.safe_load(pathlib.Path(ADMIN_KUBECONFIG).read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "ops",
+        "clusters": [{"name": "local", "cluster": cluster}],
+        "users": [{"name": ACCOUNT, "user": {"token": token}}],
+        "contexts": [{"name": "ops", "context": {"cluster": "local", "user": ACCOUNT, "namespace": namespace}}]}))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def granted(core, api_client, request, tmp_path_factory):
+    """(namespace, the ServiceAccount's kubeconfig, backup dir, rbac): granted by playbooks/rbac.yml."""
+    namespace = "amp-rbac-%d" % os.getpid()
+    backup_dir = str(tmp_path_factory.mktemp("backups"))
+
+    def revoke():
+        playbook("rbac", namespace, ADMIN_KUBECONFIG, "-e", "redis_rbac_subject_name=" + ACCOUNT,
+                 "-e", "redis_rbac_state=absent", expect_success=None)
+        core.delete_namespace(namespace)
+    request.addfinalizer(revoke)
+    playbook("rbac", namespace, ADMIN_KUBECONFIG, "-e", "redis_rbac_subject_name=" + ACCOUNT)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": ACCOUNT}})
+    kubeconfig = account_kubeconfig(core, api_client, namespace,
+                                    tmp_path_factory.mktemp("account") / "kubeconfig")
+    return namespace, kubeconfig, backup_dir
+
+
+def run_as_account(granted, name, *args, expect_success=True):
+    namespace, kubeconfig, backup_dir = granted
+    return playbook(name, namespace, kubeconfig, "-e", "redis_backup_dir=" + backup_dir, "-e", SMALL, *args,
+                    expect_success=expect_success)
+
+
+def test_the_account_cannot_do_more_than_granted(granted, core):
+    """The kubeconfig is really the ServiceAccount's: outside the namespace it may not even read."""
+    namespace, kubeconfig, dummy = granted
+    result = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "pods", "-n", "kube-system"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "forbidden" in result.stderr, result.stderr
+
+
+def test_every_playbook_runs_with_exactly_the_granted_permissions(granted):
+    run_as_account(granted, "deploy", "-e", "profile=standard")
+    assert changed(run_as_account(granted, "deploy", "-e", "profile=standard")) == 0
+    backup = re.search(r"Backup (\S+) from", run_as_account(granted, "backup")).group(1)
+    run_as_account(granted, "monitor")
+    run_as_account(granted, "restore", "-e", "backup=" + backup, "-e", "confirm=yes")
+    run_as_account(granted, "deploy", "-e", "profile=lite")
+    run_as_account(granted, "deploy", "-e", "profile=standard")
