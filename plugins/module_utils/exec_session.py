@@ -102,9 +102,13 @@ class ExecSession(object):
         return exit_code(self.status)
 
     def auth_header(self):
-        if self.configuration.refresh_api_key_hook:
-            self.configuration.refresh_api_key_hook(self.configuration)
-        return self.configuration.get_api_key_with_prefix("authorization")
+        """The Authorization header's value, as the library's own requests send it (None: no token).
+
+        Its kubeconfig loader files a token under BearerToken since the
+        library's 2x releases, under authorization before; get_api_key_with_prefix
+        runs the refresh hook (tokens of exec plugins and expiring ones).
+        """
+        return self.configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
 
 
 def status_json_message(body):

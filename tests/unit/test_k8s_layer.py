@@ -152,3 +152,23 @@ def test_run_module_exits_with_the_result():
     with pytest.raises(SystemExit):
         errors.run_module(module, lambda: {"changed": False, "answer": 42})
     assert module.result == {"changed": False, "answer": 42, "failed": False}
+
+
+def test_an_exec_sends_the_token_of_a_kubeconfig_and_of_the_api_key_option(tmp_path):
+    """A ServiceAccount's token reached the typed clients but not the exec's upgrade request (HTTP 403 as
+    system:anonymous): the exec reads it where the library's loader files it."""
+    from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_session import ExecSession
+    from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": [{"name": "u", "user": {"token": "the-token"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}))
+    from_kubeconfig = kube_configuration({"kubeconfig": str(kubeconfig)})
+    from_option = kube_configuration({"host": "https://127.0.0.1:6443", "api_key": "the-key"})
+    session = ExecSession.__new__(ExecSession)
+    session.configuration = from_kubeconfig
+    assert session.auth_header() == "Bearer the-token"
+    session.configuration = from_option
+    assert session.auth_header() == "Bearer the-key"
