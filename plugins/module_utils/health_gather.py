@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError, api_error_text
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health import (
     disk_facts,
     exporter_facts,
@@ -55,4 +55,4 @@ def read_exporter(kube, namespace, pod, port):
         metrics = kube.request("GET", "%s:%d/proxy/metrics" % (pod_path(namespace, pod), port), raw=True)
         return exporter_facts(metrics.decode("utf-8", "replace"))
     except ApiException as exc:
-        return {"reachable": False, "error": "%s %s" % (exc.status, exc.reason)}
+        return {"reachable": False, "error": api_error_text(exc)}

@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import base64
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError, api_error_text
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, is_ready, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
@@ -74,7 +74,7 @@ def read_password(kube, params):
     try:
         secret = kube.request("GET", "/api/v1/namespaces/%s/secrets/%s" % (namespace, secret_name))
     except ApiException as exc:
-        raise InstanceError("cannot read Secret %s/%s: %s" % (namespace, secret_name, exc.reason))
+        raise InstanceError("cannot read Secret %s/%s: %s" % (namespace, secret_name, api_error_text(exc)))
     data = secret.get("data") or {}
     if key not in data:
         raise InstanceError("Secret %s/%s has no key %s" % (namespace, secret_name, key))

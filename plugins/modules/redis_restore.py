@@ -178,6 +178,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
     module_argument_spec,
     read_password,
 )
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_access import require
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore import Restore, rollback_interrupted
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_files import load_backup
@@ -219,9 +220,18 @@ def sentinel_guard(module, kube):
     return SentinelGuard(from_module(module, kube), params["timeout"]) if exists else None
 
 
+# What a restore (and its rollback) does in the namespace: docs/rbac.md.
+RESTORE_NEEDS = [("get", "apps", "statefulsets"), ("patch", "apps", "statefulsets"),
+                 ("patch", "apps", "statefulsets/scale"), ("get", "", "pods"), ("create", "", "pods"),
+                 ("delete", "", "pods"), ("create", "", "pods/exec"), ("get", "", "persistentvolumeclaims")]
+CLIENT_NEEDS = [("get", "apps", "deployments/scale"), ("patch", "apps", "deployments/scale")]
+
+
 def restore(module):
     params = module.params
     kube = connect(params)
+    require(kube, params["namespace"], RESTORE_NEEDS + (CLIENT_NEEDS if params["clients"] else []),
+            "the rollback" if params["rollback"] else "the restore")
     if params["rollback"]:
         return roll_back(module, kube)
     manifest = load_backup(params["manifest"])

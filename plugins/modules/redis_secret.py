@@ -113,7 +113,7 @@ keys:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, run_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, api_error_text, run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC, connect
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.secrets import (
     SecretError,
@@ -151,7 +151,7 @@ def read_secret(kube, namespace, name):
     try:
         return kube.get(secret_path(namespace, name))
     except ApiException as exc:
-        raise SecretError("cannot read Secret %s/%s: %s %s" % (namespace, name, exc.status, exc.reason))
+        raise SecretError("cannot read Secret %s/%s: %s" % (namespace, name, api_error_text(exc)))
 
 
 def ensure_present(module, kube, secret):
@@ -203,7 +203,7 @@ def write(kube, params, secret, added):
 
 def api_failure(action, params, exc):
     target = "%s/%s" % (params["namespace"], params["name"])
-    why = "%s %s" % (exc.status, exc.reason)
+    why = api_error_text(exc)
     return SecretError("cannot %s Secret %s: %s" % (action, target, why))
 
 
