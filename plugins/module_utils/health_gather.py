@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError, api_error_text
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import (
+    ApiException, DatastoresError, api_error_text)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health import (
     disk_facts,
     exporter_facts,

@@ -12,7 +12,8 @@ __metaclass__ = type
 
 import base64
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException, DatastoresError, api_error_text
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import (
+    ApiException, DatastoresError, api_error_text)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, is_ready, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli

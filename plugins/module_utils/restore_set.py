@@ -64,8 +64,8 @@ class SentinelGuard(object):
                 continue
             wait_for("%s to be an in-sync replica" % pod, lambda: in_sync(self.members.replication(pod)),
                      self.timeout, interval=1)
-            summary, dummy = check.verify(Server(pod, SERVER_CONTAINER, port, self.members.password,
-                                                 "replica %s" % pod, user=self.members.user), "identical in the replica",
-                                          loaded_from="the primary's full copy")
+            replica = Server(pod, SERVER_CONTAINER, port, self.members.password, "replica %s" % pod,
+                             user=self.members.user)
+            summary, dummy = check.verify(replica, "identical in the replica", loaded_from="the primary's full copy")
             lines.append(summary)
         return lines

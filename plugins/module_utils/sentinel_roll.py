@@ -38,7 +38,7 @@ REVISION_LABEL = "controller-revision-hash"
 # the script is killed outright the pause still ends after pause_ms.
 # Passwords on stdin (server, then Sentinel), never arguments. Prints the
 # new primary's address.
-# Arguments: cli port pause_ms "replica addresses" master sentinel_port self sentinel...
+# Arguments: cli port pause_ms "replica addresses" master sentinel_port self user sentinel...
 SWITCHOVER_SCRIPT = r"""
 IFS= read -r server_pw; IFS= read -r sentinel_pw
 cli=$1 port=$2 pause_ms=$3 replicas=$4 master=$5 sentinel_port=$6 self=$7 user=$8

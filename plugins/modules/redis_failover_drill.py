@@ -130,8 +130,8 @@ def main():
         argument_spec=module_argument_spec(
             variant=dict(type="str", choices=["kill", "freeze"], default="kill"),
             timeout=dict(type="int", default=180), writer_user=dict(type="str", default="app"),
-            writer_secret=dict(type="str", no_log=False), writer_secret_key=dict(type="str", default="password", no_log=False),
-            **SENTINEL_ARG_SPEC),
+            writer_secret=dict(type="str", no_log=False),
+            writer_secret_key=dict(type="str", default="password", no_log=False), **SENTINEL_ARG_SPEC),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     if not (module.params["statefulset"] and module.params["password_secret"]):
         module.fail_json(msg="statefulset and password_secret are required: the drill's writer reads the password "
