@@ -93,7 +93,8 @@ def test_an_unreachable_api_server(tmp_path, unreachable_kubeconfig, module):
     ("redis_info", "pod amp-no-such-namespace/smoke-0 not found"),
     ("redis_snapshot", "pod amp-no-such-namespace/smoke-0 not found"),
     ("redis_restore", 'HTTP 404 Not Found: statefulsets.apps "smoke" not found'),
-    ("redis_secret", "cannot create Secret amp-no-such-namespace/amp-module-errors: 404"),
+    ("redis_secret", "cannot create Secret amp-no-such-namespace/amp-module-errors: HTTP 404 Not Found: "
+                     'namespaces "amp-no-such-namespace" not found'),
 ])
 def test_a_missing_namespace(tmp_path, module, phrase):
     completed, result = run_module(tmp_path, module, dict(MODULES[module], namespace="amp-no-such-namespace"))
