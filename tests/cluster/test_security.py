@@ -46,6 +46,9 @@ RIGHTS = {
                   ("CONFIG", "SET", "maxmemory", "1"), ("SHUTDOWN", "NOSAVE")]),
     "admin": ([("CONFIG", "GET", "maxmemory"), ("ACL", "WHOAMI"), ("CLIENT", "LIST"), ("INFO",), ("DBSIZE",)], []),
 }
+# Every process of a container: its environment and arguments (the exec's own shell included), and `env` as an
+# operator would run it.
+PROCESS_SCAN = 'for p in /proc/[0-9]*; do cat "$p/environ" "$p/cmdline" 2>/dev/null; echo; done; env'
 # Where each user's password is: (Secret suffix, key)
 PASSWORDS = {"app": ("-auth", "password"), "admin": ("-users", "admin"), "backup": ("-users", "backup"),
              "probe": ("-users", "probe"), "exporter": ("-exporter", "password")}
@@ -117,12 +120,9 @@ def test_each_password_opens_its_own_user_only_and_the_default_user_is_off(insta
 
 def test_no_password_is_in_an_environment_an_argument_or_an_object(instance, core, apps):
     configuration, namespace, passwords = instance
-    # Every process of each container: its environment and arguments (the
-    # exec's own shell included), and `env` as an operator would run it.
-    script = 'for p in /proc/[0-9]*; do cat "$p/environ" "$p/cmdline" 2>/dev/null; echo; done; env'
     seen = {}
     for container in ("redis", "exporter"):
-        rc, out, err = run(configuration, namespace, POD, container, ["sh", "-c", script], timeout=30)
+        rc, out, err = run(configuration, namespace, POD, container, ["sh", "-c", PROCESS_SCAN], timeout=30)
         assert rc == 0, err
         seen[container] = out
         assert b"redis-server" in out or container == "exporter"

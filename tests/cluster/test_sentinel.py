@@ -22,6 +22,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import parse_info, run_pod_cli
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet, replica_offsets
 from prometheus import Prometheus
+from test_security import PROCESS_SCAN
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -165,9 +166,9 @@ def test_the_topology_users_replicate_and_watch_and_may_do_nothing_else(members,
     assert reply(*sentinel, "exporter", exporter, "SENTINEL", "CKQUORUM", NAME).startswith("OK")
     for args in (("SENTINEL", "FAILOVER", NAME), ("SENTINEL", "SET", NAME, "quorum", "1"), ("SHUTDOWN",)):
         assert reply(*sentinel, "exporter", exporter, *args).startswith("NOPERM"), args
-    script = 'for p in /proc/[0-9]*; do cat "$p/environ" "$p/cmdline" 2>/dev/null; echo; done; env'
     for pod, container in ((primary, "redis"), (NAME + "-sentinel-0", "sentinel")):
-        rc, out, err = run(members.kube.configuration, namespace, pod, container, ["sh", "-c", script], timeout=30)
+        rc, out, err = run(members.kube.configuration, namespace, pod, container, ["sh", "-c", PROCESS_SCAN],
+                           timeout=30)
         leaked = [key for key, value in list(passwords.items()) + [("exporter", exporter)] if value.encode() in out]
         assert rc == 0 and leaked == [], (pod, leaked)
 
