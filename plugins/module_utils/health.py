@@ -172,7 +172,9 @@ def assess_exporter(report, limits, problems, warnings):
     if exporter is None:
         return
     if not exporter["reachable"]:
-        problems.append("the exporter does not answer: %s" % exporter.get("error"))
+        problems.append("the exporter does not answer through the API server's pod proxy: %s (when a NetworkPolicy "
+                        "keeps the control plane out, allow it in redis_network_policy_exporter_ip_blocks: "
+                        "docs/security.md)" % exporter.get("error"))
     elif exporter["redis_up"] != 1:
         problems.append("the exporter reports redis_up %s" % exporter["redis_up"])
 

@@ -131,7 +131,7 @@ def argument_spec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         keys=dict(type="list", elements="str", default=["password"], no_log=False),
         length=dict(type="int", default=32),
-        password_file=dict(type="dict", options=dict(
+        password_file=dict(type="dict", no_log=False, options=dict(
             key=dict(type="str", required=True, no_log=False),
             password_key=dict(type="str", required=True, no_log=False),
             uri=dict(type="str", required=True))),

@@ -74,7 +74,7 @@ def test_every_dashboard_query_evaluates_and_the_instance_series_exist(monitored
         answer = prometheus.query(expr)
         assert answer["status"] == "success", (expr, answer)
     # The thresholds' inputs are real series of this instance, not constants.
-    for series in ("redis_config_maxclients", "redis_memory_max_bytes", "redis_memory_used_bytes",
+    for series in ("redis_connected_clients", "redis_memory_max_bytes", "redis_memory_used_bytes",
                    "redis_rdb_last_save_timestamp_seconds", "redis_aof_last_write_status"):
         assert prometheus.query(series)["data"]["result"], series
     assert prometheus.query('ALERTS{alertstate="firing"}')["data"]["result"] == []

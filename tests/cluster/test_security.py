@@ -5,7 +5,8 @@ the rest; the default user is off; no password is in the environment or the
 arguments of any process of the pod, nor in its ConfigMap or StatefulSet; a
 Secret whose password ends with a newline is refused before anything changes;
 what scripts and transactions wrote survives a restart with the default user
-off.
+off; the default NetworkPolicy admits the clients and Prometheus, each to its
+own port, and lets the server connect nowhere.
 """
 
 import base64
@@ -17,6 +18,8 @@ import time
 
 import pytest
 from kubernetes.client.rest import ApiException
+
+from netpol import Pod, Policies, start_idle_pod
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
@@ -41,9 +44,9 @@ RIGHTS = {
                [("GET", "k"), ("SET", "k", "v"), ("CONFIG", "GET", "masterauth"), ("FLUSHALL",),
                 ("SHUTDOWN", "NOSAVE"), ("KEYS", "*"), ("SCAN", "0"), ("REPLICAOF", "NO", "ONE")]),
     "probe": ([("PING",)], [("INFO",), ("GET", "k"), ("CONFIG", "GET", "*"), ("DBSIZE",)]),
-    "exporter": ([("INFO",), ("CONFIG", "GET", "maxclients"), ("DBSIZE",), ("SLOWLOG", "LEN")],
-                 [("GET", "k"), ("SET", "k", "v"), ("FLUSHALL",), ("KEYS", "*"), ("SCAN", "0"),
-                  ("CONFIG", "SET", "maxmemory", "1"), ("SHUTDOWN", "NOSAVE")]),
+    "exporter": ([("INFO",), ("DBSIZE",), ("SLOWLOG", "LEN")],
+                 [("CONFIG", "GET", "masterauth"), ("GET", "k"), ("SET", "k", "v"), ("FLUSHALL",), ("KEYS", "*"),
+                  ("SCAN", "0"), ("CONFIG", "SET", "maxmemory", "1"), ("SHUTDOWN", "NOSAVE")]),
     "admin": ([("CONFIG", "GET", "maxmemory"), ("ACL", "WHOAMI"), ("CLIENT", "LIST"), ("INFO",), ("DBSIZE",)], []),
 }
 # Every process of a container: its environment and arguments (the exec's own shell included), and `env` as an
@@ -182,3 +185,37 @@ def test_what_scripts_and_transactions_wrote_survives_a_restart(instance, core):
     assert app("MGET", "tx:1", "tx:2").split() == ["one", "two"]
     assert app("EVAL", "local n=0 for i=1,500 do n=n+redis.call('EXISTS', 'script:' .. i .. '\\0\\255') end "
                        "return n", "0").strip() == "500"
+
+
+PORTS = (6379, 9121, 26379)
+CLIENT = {"app.kubernetes.io/part-of": "alertmanagerpp"}
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+
+
+def admitted_ports(api_client, source, target):
+    policies = Policies(api_client)
+    return set(port for port in PORTS if policies.admits(source, target, port))
+
+
+def test_the_default_network_policy_admits_clients_and_prometheus_each_to_its_port_and_lets_nothing_out(
+        instance, core, apps, api_client, request):
+    dummy, namespace, dummy = instance
+    other = namespace + "-apps"
+    core.create_namespace({"metadata": {"name": other, "labels": {"amp-test-team": "alerting"}}})
+    request.addfinalizer(lambda: core.delete_namespace(other))
+    image = apps.read_namespaced_stateful_set(NAME, namespace).spec.template.spec.containers[0].image
+    pods = dict(((where, role), start_idle_pod(core, where, role, labels, image))
+                for where in (namespace, other)
+                for role, labels in (("client", CLIENT), ("prometheus", PROMETHEUS), ("stranger", {"x": "y"})))
+    server = Pod(namespace, POD)
+    assert Policies(api_client).selected_pods(namespace, NAME) == {POD}
+    expected = {"client": {6379}, "prometheus": {9121}, "stranger": set()}
+    for (where, role), pod in pods.items():
+        assert admitted_ports(api_client, pod, server) == expected[role], pod
+        assert admitted_ports(api_client, server, pod) == set(), pod
+
+    # Clients chosen by namespace too: the instance's own namespace is not labelled.
+    playbook("playbooks/deploy.yml", "-e", "profile=standard", "-e", "redis_namespace=" + namespace, *SMALL,
+             "-e", '{"redis_network_policy_client_namespace_selector": {"amp-test-team": "alerting"}}')
+    assert admitted_ports(api_client, pods[(other, "client")], server) == {6379}
+    assert admitted_ports(api_client, pods[(namespace, "client")], server) == set()

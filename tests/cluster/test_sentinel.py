@@ -22,6 +22,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import parse_info, run_pod_cli
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet, replica_offsets
 from prometheus import Prometheus
+from netpol import Pod, Policies, start_idle_pod
 from test_security import PROCESS_SCAN
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -171,6 +172,32 @@ def test_the_topology_users_replicate_and_watch_and_may_do_nothing_else(members,
                            timeout=30)
         leaked = [key for key, value in list(passwords.items()) + [("exporter", exporter)] if value.encode() in out]
         assert rc == 0 and leaked == [], (pod, leaked)
+
+
+def test_the_network_policies_let_the_set_talk_within_itself_and_clients_reach_both_ports(
+        members, core, apps, api_client):
+    namespace = members.namespace
+    image = apps.read_namespaced_stateful_set(NAME, namespace).spec.template.spec.containers[0].image
+    client = start_idle_pod(core, namespace, "client", {"app.kubernetes.io/part-of": "alertmanagerpp"}, image)
+    stranger = start_idle_pod(core, namespace, "stranger", {}, image)
+    policies = Policies(api_client)
+    servers = [Pod(namespace, "%s-%d" % (NAME, i)) for i in range(3)]
+    sentinels = [Pod(namespace, "%s-sentinel-%d" % (NAME, i)) for i in range(3)]
+    assert policies.selected_pods(namespace, NAME) == set(p.name for p in servers)
+    assert policies.selected_pods(namespace, NAME + "-sentinel") == set(p.name for p in sentinels)
+    ports = (6379, 26379, 9121)
+
+    def admitted(source, target):
+        return set(port for port in ports if policies.admits(source, target, port))
+
+    for member in servers + sentinels:
+        for peer in servers:
+            assert admitted(member, peer) == {6379}, (member, peer)
+        for peer in sentinels:
+            assert admitted(member, peer) == {26379}, (member, peer)
+        assert admitted(member, client) == set() and admitted(member, stranger) == set(), member
+    assert admitted(client, servers[1]) == {6379} and admitted(client, sentinels[2]) == {26379}
+    assert admitted(stranger, servers[0]) == set() and admitted(stranger, sentinels[0]) == set()
 
 
 def test_a_second_deploy_changes_nothing(members):
