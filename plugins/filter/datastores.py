@@ -14,6 +14,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sizes im
     k8s_quantity_bytes,
     redis_memory_bytes,
 )
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rotation import pods_not_rotated
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.statefulset import (
     immutable_changes,
 )
@@ -45,4 +46,5 @@ class FilterModule(object):
             "k8s_quantity_bytes": _wrap(k8s_quantity_bytes),
             "statefulset_immutable_changes": _wrap(immutable_changes),
             "backup_line": backup_line,
+            "pods_not_rotated": pods_not_rotated,
         }

@@ -135,6 +135,16 @@ def converge_servers(rotation, exact):
     return report, changed
 
 
+def keys_diff(rotation, changes):
+    """What --diff shows of the Secrets a step changes: their keys before and after, never a value."""
+    before, after = {}, {}
+    for name, (added, dropped) in changes.items():
+        keys = set(rotation.values(name))
+        before[name] = sorted(keys)
+        after[name] = sorted((keys | set(added)) - set(dropped))
+    return {"before": before, "after": after}
+
+
 def step_stage(rotation):
     written = {}
     for name in sorted(rotation.secrets):
@@ -147,18 +157,20 @@ def step_stage(rotation):
             written[name] = sorted(added)
             if not rotation.module.check_mode:
                 rotation.patch_secret(name, {"stringData": added})
-    return {"changed": bool(written), "secrets": written}
+    return {"changed": bool(written), "secrets": written,
+            "diff": keys_diff(rotation, dict((name, (keys, [])) for name, keys in written.items()))}
 
 
 def step_promote(rotation):
-    written = {}
+    written, changes = {}, {}
     for name in sorted(rotation.secrets):
         patch = promotion_patch(rotation.values(name), rotation.keys_of(name), rotation.params["rotation"])
         if patch:
             written[name] = sorted(set(patch["stringData"]) | set(patch["data"]))
+            changes[name] = (list(patch["stringData"]), list(patch["data"]))
             if not rotation.module.check_mode:
                 rotation.patch_secret(name, patch)
-    return {"changed": bool(written), "secrets": written}
+    return {"changed": bool(written), "secrets": written, "diff": keys_diff(rotation, changes)}
 
 
 def step_wait(rotation):
@@ -185,7 +197,7 @@ def file_hash(rotation, pod, user):
                        ["sha256sum", path], timeout=30)
     if rc != 0:
         raise RotationError("cannot read %s in pod %s: %s" % (path, pod, err.decode("utf-8", "replace").strip()))
-    return out.decode("ascii", "replace").split(" ")[0]
+    return out.decode("ascii", "replace").split(" ", 1)[0]
 
 
 def step_servers(rotation, exact):

@@ -80,6 +80,13 @@ def retirement_patch(values, keys):
     return {"data": dict((key, None) for key in previous)} if previous else None
 
 
+def pods_not_rotated(pods, annotation, rotation):
+    """Names of the pods (dicts as the API server writes them) whose template predates `rotation`, terminating
+    ones included: they may still be using the old password."""
+    return [pod["metadata"]["name"] for pod in pods
+            if ((pod["metadata"].get("annotations") or {}).get(annotation)) != rotation]
+
+
 def acl_password_hashes(acl_list):
     """{user: set of password hashes} from the text of ACL LIST (one `user <name> <rules...>` line per user)."""
     users = {}

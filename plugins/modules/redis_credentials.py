@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: redis_credentials
 short_description: One step of rotating ACL users' passwords without a failed request
-version_added: 0.6.0
+version_added: 0.5.0
 description:
   - An ACL user may hold several passwords. A rotation runs the steps in order, each idempotent and each leaving
     every consumer able to log in; the Secret and the servers hold the rotation's state, so a rotation stopped
@@ -24,7 +24,7 @@ description:
   - C(wait) waits until every server pod's password files (I(auth_dir)/I(users[].file)) show the current
     passwords (the kubelet refreshes mounted Secrets within a minute or two).
   - C(retire) makes every server accept the current password only, then drops the C(.previous) keys.
-  - Only SHA-256 hashes of passwords are arguments of a command (C(ACL SETUSER user #<hash>)); the admin's
+  - Only SHA-256 hashes of passwords are arguments of a command (C(ACL SETUSER <user>) with C(#<hash>)); the admin's
     password travels on the exec's stdin. No password is in the module's result.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)

@@ -28,6 +28,7 @@ ACCOUNT = "datastores-ops"
 ROLE = "alertmanagerpp-datastores"
 CLIENT = "app-client"
 CLIENTS = '{"redis_restore_clients": ["%s"]}' % CLIENT
+CONSUMERS = '{"redis_credentials_consumers": [{"name": "%s"}]}' % CLIENT
 SMALL = ('{"redis_resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}, '
          '"redis_maxmemory": "64mb"}')
 
@@ -116,6 +117,8 @@ def test_every_playbook_runs_with_exactly_the_granted_permissions(granted):
     backup = re.search(r"Backup (\S+) from", run_as_account(granted, "backup")).group(1)
     run_as_account(granted, "monitor")
     run_as_account(granted, "restore", "-e", "backup=" + backup, "-e", "confirm=yes", "-e", CLIENTS)
+    run_as_account(granted, "rotate_credentials", "-e", CONSUMERS)
+    assert changed(run_as_account(granted, "rotate_credentials", "-e", CONSUMERS)) == 0
     run_as_account(granted, "deploy", "-e", "profile=lite")
     run_as_account(granted, "deploy", "-e", "profile=standard")
 
@@ -135,6 +138,7 @@ WITHOUT = [
     ("pods/proxy", "monitor", [], 'cannot get resource "pods/proxy"'),
     ("persistentvolumeclaims", "restore", ["-e", "confirm=yes"], "get persistentvolumeclaims"),
     ("statefulsets/scale", "restore", ["-e", "confirm=yes"], "patch statefulsets/scale (apps)"),
+    ("deployments,daemonsets", "rotate_credentials", ["-e", CONSUMERS], 'cannot get resource "deployments"'),
     ("deployments/scale", "restore", ["-e", "confirm=yes", "-e", CLIENTS],
      "get deployments/scale (apps), patch deployments/scale (apps)"),
 ]
@@ -144,13 +148,13 @@ def test_each_rule_is_needed_and_its_absence_is_named(granted, api_client):
     namespace = granted[0]
     rbac = client.RbacAuthorizationV1Api(api_client)
     whole = rbac.read_namespaced_role(ROLE, namespace)
-    assert sorted(r for rule in whole.rules for r in rule.resources) == sorted(
-        [resource for resource, dummy, dummy, dummy in WITHOUT] + ["pods/log", "events", "servicemonitors",
-                                                                   "prometheusrules"])
+    assert sorted(",".join(rule.resources) for rule in whole.rules) == sorted(
+        [resource for resource, dummy, dummy, dummy in WITHOUT] + ["pods/log", "events",
+                                                                   "servicemonitors,prometheusrules"])
     not_named = {}
     try:
         for resource, name, args, needle in WITHOUT:
-            rules = [rule for rule in whole.rules if rule.resources != [resource]]
+            rules = [rule for rule in whole.rules if ",".join(rule.resources) != resource]
             assert len(rules) == len(whole.rules) - 1, resource
             rbac.patch_namespaced_role(ROLE, namespace, {"rules": api_client.sanitize_for_serialization(rules)})
             time.sleep(2)  # the authorizer's cache

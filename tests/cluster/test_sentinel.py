@@ -23,6 +23,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet, replica_offsets
 from prometheus import Prometheus
 from netpol import Pod, Policies, start_idle_pod
+from test_leaks import secret_values
 from test_security import PROCESS_SCAN
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -204,6 +205,25 @@ def test_a_second_deploy_changes_nothing(members):
     assert recap_changed(deploy(members.namespace, "-e", "redis_topology=sentinel")) == 0
 
 
+def test_a_rotation_reaches_every_server_of_the_set(members, core):
+    namespace = members.namespace
+    old = password(core, namespace, NAME + "-auth", "password")
+    secrets = secret_values(core, namespace)
+    output = playbook("rotate_credentials", namespace, "-e", '{"redis_credentials_users": ["app"]}',
+                      "-e", "redis_credentials_rotation=sentinel-test", "-vvv")
+    secrets.update(secret_values(core, namespace))
+    assert [True for form in secrets if form in output] == []
+    new = password(core, namespace, NAME + "-auth", "password")
+    assert new != old
+    for ordinal in range(3):
+        pod = "%s-%d" % (NAME, ordinal)
+        for secret, expected in ((new, "PONG"), (old, "WRONGPASS")):
+            rc, out, err = run_pod_cli(members.kube.configuration, namespace, pod, "redis", secret, ["PING"],
+                                       user="app", timeout=20)
+            assert expected in (out + err).decode("utf-8", "replace"), (pod, expected)
+    assert healthy(members)
+
+
 def test_a_killed_primary_is_replaced_and_comes_back_as_a_replica(members, core):
     old_address = members.primary_address()
     old = members.pod_at(old_address)
@@ -263,11 +283,14 @@ def test_the_drill_without_confirmation_only_says_what_it_would_do(members):
     assert members.primary_address() == primary
 
 
-def test_the_drill_kills_and_freezes_the_primary_and_no_acknowledged_write_is_lost(members, tmp_path):
+def test_the_drill_kills_and_freezes_the_primary_and_no_acknowledged_write_is_lost(members, core, tmp_path):
+    """Also: the drill's output at -vvv shows no secret of the set."""
     wait("a healthy set", lambda: healthy(members), timeout=120)
     report_file = tmp_path / "drill.json"
-    result = drill(members.namespace, "-e", "confirm=yes", "-e", "report=%s" % report_file)
+    result = drill(members.namespace, "-e", "confirm=yes", "-e", "report=%s" % report_file, "-vvv")
     assert result.returncode == 0, result.stdout[-5000:]
+    output = result.stdout + result.stderr
+    assert [where for where in secret_values(core, members.namespace) if where in output] == []
     reports = json.loads(report_file.read_text())
     print(json.dumps(reports))
     assert [r["variant"] for r in reports] == ["kill", "freeze"]
