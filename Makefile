@@ -66,8 +66,8 @@ sanity: venv host-deps ## ansible-test sanity on a copy laid out as ansible_coll
 unit: venv host-deps ## unit tests of plugins/ (real redis-server where Redis is involved)
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
-smoke: venv cluster ## prove the cluster: StatefulSet + PVC, exec, port-forward, pod delete
-	$(BIN)/pytest -q tests/cluster $(PYTEST_ARGS)
+smoke: venv cluster ## the cluster tests (tests/cluster), two lanes side by side
+	tests/cluster_lanes.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 molecule: venv cluster ## molecule scenarios on the real cluster, two side by side (SCENARIOS="a b" for some)
 	tests/molecule_lanes.sh $(BIN)/molecule $(SCENARIOS)

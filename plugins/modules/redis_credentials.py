@@ -73,6 +73,7 @@ options:
     type: int
     default: 300
 notes:
+  - I(statefulset) is required (I(pod) is not used).
   - The admin login (I(user), I(password_secret), I(password_secret_key)) tries the Secret's current, previous
     and staged values, so the admin's own password can be rotated with the others.
   - Supports check mode and diff (key names and password counts, never a value).
@@ -129,7 +130,9 @@ def main():
         length=dict(type="int", default=32),
         auth_dir=dict(type="str", default="/etc/redis-auth"),
         timeout=dict(type="int", default=300))
-    module = AnsibleModule(argument_spec=spec, required_one_of=[("statefulset",)], supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    if not module.params["statefulset"]:
+        module.fail_json(msg="statefulset is required: a rotation reaches every server pod of the StatefulSet")
     run_module(module, lambda: rotate(module), "%s/%s" % (module.params["namespace"], module.params["statefulset"]))
 
 
