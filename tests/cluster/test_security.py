@@ -219,3 +219,13 @@ def test_the_default_network_policy_admits_clients_and_prometheus_each_to_its_po
              "-e", '{"redis_network_policy_client_namespace_selector": {"amp-test-team": "alerting"}}')
     assert admitted_ports(api_client, pods[(other, "client")], server) == {6379}
     assert admitted_ports(api_client, pods[(namespace, "client")], server) == set()
+
+
+def test_an_address_block_that_is_no_cidr_is_refused_before_anything_changes(core):
+    namespace = "amp-security-cidr-%d" % os.getpid()
+    result = playbook("playbooks/deploy.yml", "-e", "profile=standard", "-e", "redis_namespace=" + namespace, *SMALL,
+                      "-e", '{"redis_network_policy_exporter_ip_blocks": ["10.0.0.0/8", "10.0.0.1"]}', check=False)
+    assert result.returncode != 0
+    assert "must be address blocks in CIDR notation (e.g. 10.0.0.0/24 or fd00::/64); not: 10.0.0.1. Nothing was " \
+           "changed." in " ".join(result.stdout.split())
+    assert namespace not in [n.metadata.name for n in core.list_namespace().items]
