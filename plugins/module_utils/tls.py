@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The instance's certificates: a small CA of its own, the servers' certificate it signs, and when to renew.
+
+Keys are ECDSA P-256 (cheap handshakes: every probe and every redis-cli of
+a module opens a connection). The servers' certificate carries every name
+and address a client uses: the Services' DNS names, the per-pod Services'
+ClusterIPs (which Sentinel hands out), localhost and 127.0.0.1 for the tools
+inside the pod. It serves both as server and as client certificate
+(replication and Sentinel connect with it).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import ipaddress
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover - reported by the module that needs it
+    HAS_CRYPTOGRAPHY = False
+
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+class TlsError(DatastoresError):
+    """A certificate or key cannot be used."""
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def new_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+def cert_pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def load_cert(pem, what):
+    try:
+        return x509.load_pem_x509_certificate(pem.encode("ascii") if isinstance(pem, str) else pem)
+    except ValueError as exc:
+        raise TlsError("%s is not a PEM certificate: %s" % (what, exc))
+
+
+def load_key(pem, what):
+    try:
+        return serialization.load_pem_private_key(pem.encode("ascii") if isinstance(pem, str) else pem, None)
+    except (ValueError, TypeError) as exc:
+        raise TlsError("%s is not an unencrypted PEM private key: %s" % (what, exc))
+
+
+def name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def builder(subject, issuer, public_key, days, now):
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + datetime.timedelta(days=days)))
+
+
+def generate_ca(common_name, days, now=None):
+    """(key PEM, certificate PEM) of a new CA that signs only end certificates."""
+    now = now or utc_now()
+    key = new_key()
+    cert = (builder(name(common_name), name(common_name), key.public_key(), days, now)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return key_pem(key), cert_pem(cert)
+
+
+def generate_leaf(ca_key, ca_cert, common_name, dns_names, ip_addresses, days, now=None):
+    """(key PEM, certificate PEM) for the servers, signed by the CA, valid as server and client."""
+    now = now or utc_now()
+    issuer_key, issuer = load_key(ca_key, "the CA key"), load_cert(ca_cert, "the CA certificate")
+    key = new_key()
+    alternative = ([x509.DNSName(d) for d in dns_names]
+                   + [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses])
+    cert = (builder(name(common_name), issuer.subject, key.public_key(), days, now)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName(alternative), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                           critical=False)
+            .sign(issuer_key, hashes.SHA256()))
+    return key_pem(key), cert_pem(cert)
+
+
+def subject_alternative_names(cert):
+    """(set of DNS names, set of IP address texts) of a certificate."""
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set(), set()
+    return (set(extension.get_values_for_type(x509.DNSName)),
+            set(str(a) for a in extension.get_values_for_type(x509.IPAddress)))
+
+
+def not_after(cert):
+    return cert.not_valid_after_utc
+
+
+def signed_by(cert, ca):
+    """Whether `ca` issued `cert` (its name and its signature, whatever the key type)."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def key_matches(cert, key):
+    public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return cert.public_key().public_bytes(*public) == key.public_key().public_bytes(*public)
+
+
+def renewal_reason(cert_text, key_text, ca_text, dns_names, ip_addresses, renew_before_days, now=None):
+    """Why the servers' certificate must be replaced (None: it may stay): it does not parse, its key is not its
+    own, the CA did not sign it, it expires within `renew_before_days`, or it lacks a name or address."""
+    now = now or utc_now()
+    try:
+        cert, key, ca = (load_cert(cert_text, "the certificate"), load_key(key_text, "the key"),
+                         load_cert(ca_text, "the CA certificate"))
+    except TlsError as exc:
+        return str(exc)
+    if not key_matches(cert, key):
+        return "the key is not the certificate's"
+    if not signed_by(cert, ca):
+        return "the CA did not sign the certificate"
+    left = not_after(cert) - now
+    if left < datetime.timedelta(days=renew_before_days):
+        return "it expires %s (within %d days)" % (not_after(cert).strftime("%Y-%m-%d %H:%M UTC"),
+                                                   renew_before_days)
+    have_dns, have_ips = subject_alternative_names(cert)
+    missing = sorted(set(dns_names) - have_dns) + sorted(set(ip_addresses) - have_ips)
+    if missing:
+        return "it does not name %s" % ", ".join(missing)
+    return None
