@@ -20,7 +20,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods
     is_ready, pod_names, read_pod)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
-    RedisAdminError, check_reply, pod_cli)
+    RedisAdminError, check_reply, pod_cli, run_pod_cli)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rotation import (
     acl_changes, acl_password_hashes, password_hash, previous_key, promotion_patch, retirement_patch, rotated,
     stage_values, staged_key)
@@ -41,7 +41,8 @@ class Rotation(object):
         self.namespace = self.params["namespace"]
         self.users = self.params["users"]
         self.secrets = {}
-        for name in set([u["secret"] for u in self.users] + [self.params["password_secret"] or ""]) - {""}:
+        logins = [self.params["password_secret"] or "", self.params["sentinel_secret"] or ""]
+        for name in set([u["secret"] for u in self.users] + logins) - {""}:
             self.secrets[name] = self.read_secret(name)
         for user in self.users:
             if user["key"] not in self.values(user["secret"]):
@@ -77,7 +78,14 @@ class Rotation(object):
 
     def server_pods(self):
         """The StatefulSet's pods, every one Ready: a pod that is not would keep its old password set."""
-        name = self.params["statefulset"]
+        return self.ready_pods(self.params["statefulset"])
+
+    def sentinel_pods(self):
+        if not self.params["sentinel_statefulset"]:
+            raise RotationError("a user with apply %s needs sentinel_statefulset" % "sentinel-auth-pass")
+        return self.ready_pods(self.params["sentinel_statefulset"])
+
+    def ready_pods(self, name):
         try:
             statefulset = self.kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (self.namespace, name))
         except ApiException as exc:
@@ -91,18 +99,22 @@ class Rotation(object):
         return pods
 
     def admin_cli(self, pod):
-        """The admin's cli on `pod`, logged in with whichever of its current, previous or staged passwords the
-        server accepts."""
+        """The admin's cli on `pod`."""
+        params = self.params
+        return pod_cli(self.kube.configuration, self.namespace, pod, params["container"], self.admin_password(pod),
+                       flavor=params["flavor"], port=params["port"], user=params["user"], timeout=60)
+
+    def admin_password(self, pod):
+        """Whichever of the admin's current, previous or staged passwords the server on `pod` accepts."""
         params = self.params
         values = self.values(params["password_secret"])
         key = params["password_secret_key"]
-        candidates = [values[k] for k in (key, previous_key(key), staged_key(key)) if k in values]
-        for password in candidates:
+        for password in [values[k] for k in (key, previous_key(key), staged_key(key)) if k in values]:
             cli = pod_cli(self.kube.configuration, self.namespace, pod, params["container"], password,
                           flavor=params["flavor"], port=params["port"], user=params["user"], timeout=60)
             try:
                 if check_reply(cli("PING"), "PING") == "PONG":
-                    return cli
+                    return password
             except RedisAdminError:
                 continue
         raise RotationError("pod %s refuses every password of user %s in Secret %s" % (pod, params["user"],
@@ -178,26 +190,58 @@ def step_wait(rotation):
     started = time.monotonic()
     if rotation.module.check_mode:
         return {"changed": False, "waited": 0.0}
-    pending = [(pod, user) for pod in rotation.server_pods() for user in rotation.users if user["file"]]
+    pending = [(pod, params["container"], user) for pod in rotation.server_pods() for user in rotation.users
+               if user["file"]]
+    if any(user["apply"] == "sentinel-auth-pass" for user in rotation.users):
+        pending += [(pod, params["sentinel_container"], user) for pod in rotation.sentinel_pods()
+                    for user in rotation.users if user["apply"] == "sentinel-auth-pass"]
     while pending:
-        pending = [(pod, user) for pod, user in pending if file_hash(rotation, pod, user) != password_hash(
-            rotation.values(user["secret"])[user["key"]])]
+        pending = [(pod, container, user) for pod, container, user in pending
+                   if file_hash(rotation, pod, container, user) != password_hash(
+                       rotation.values(user["secret"])[user["key"]])]
         if pending and time.monotonic() - started > params["timeout"]:
             raise RotationError("after %d s these password files still differ from their Secrets: %s (the kubelet "
                                 "refreshes mounted Secrets periodically; run again to go on waiting)"
-                                % (params["timeout"], ", ".join("%s:%s" % (pod, u["file"]) for pod, u in pending)))
+                                % (params["timeout"], ", ".join("%s:%s" % (pod, u["file"]) for pod, c, u in pending)))
         if pending:
             time.sleep(POLL_SECONDS)
     return {"changed": False, "waited": round(time.monotonic() - started, 1)}
 
 
-def file_hash(rotation, pod, user):
+def file_hash(rotation, pod, container, user):
     path = "%s/%s" % (rotation.params["auth_dir"].rstrip("/"), user["file"])
-    rc, out, err = run(rotation.kube.configuration, rotation.namespace, pod, rotation.params["container"],
-                       ["sha256sum", path], timeout=30)
+    rc, out, err = run(rotation.kube.configuration, rotation.namespace, pod, container, ["sha256sum", path],
+                       timeout=30)
     if rc != 0:
         raise RotationError("cannot read %s in pod %s: %s" % (path, pod, err.decode("utf-8", "replace").strip()))
     return out.decode("ascii", "replace").split(" ", 1)[0]
+
+
+def step_apply(rotation):
+    """The servers' masterauth and the Sentinels' auth-pass take the current password of their users, while a
+    rotation is under way (its `.previous` key is there: afterwards a rerun changes nothing)."""
+    params, applied = rotation.params, []
+    for user in rotation.users:
+        values = rotation.values(user["secret"])
+        if not user["apply"] or previous_key(user["key"]) not in values:
+            continue
+        current = values[user["key"]].encode("utf-8")
+        if user["apply"] == "masterauth":
+            targets = [(pod, params["container"], rotation.admin_password(pod), params["user"], params["port"],
+                        ["-x", "CONFIG", "SET", "masterauth"]) for pod in rotation.server_pods()]
+        else:
+            sentinel_password = rotation.values(params["sentinel_secret"])["password"]
+            targets = [(pod, params["sentinel_container"], sentinel_password, None, params["sentinel_port"],
+                        ["-x", "SENTINEL", "SET", params["master_name"] or params["statefulset"], "auth-pass"])
+                       for pod in rotation.sentinel_pods()]
+        for pod, container, password, login, port, args in targets:
+            applied.append("%s/%s" % (pod, user["user"]))
+            if rotation.module.check_mode:
+                continue
+            rc, out, err = run_pod_cli(rotation.kube.configuration, rotation.namespace, pod, container, password,
+                                       args, flavor=params["flavor"], port=port, user=login, stdin=current)
+            check_reply((out or err).decode("utf-8", "replace"), " ".join(args[1:]))
+    return {"changed": bool(applied), "applied": applied}
 
 
 def step_servers(rotation, exact):
@@ -222,8 +266,9 @@ def rotate(module):
     if step in ("admit", "retire"):
         result = step_servers(rotation, exact=step == "retire")
     else:
-        result = {"stage": step_stage, "promote": step_promote, "wait": step_wait}[step](rotation)
+        result = {"stage": step_stage, "promote": step_promote, "wait": step_wait, "apply": step_apply}[step](rotation)
     result.setdefault("secrets", {})
     result.setdefault("servers", {})
     result.setdefault("waited", 0.0)
+    result.setdefault("applied", [])
     return result

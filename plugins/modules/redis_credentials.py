@@ -23,6 +23,9 @@ description:
     Secret with I(rotation).
   - C(wait) waits until every server pod's password files (I(auth_dir)/I(users[].file)) show the current
     passwords (the kubelet refreshes mounted Secrets within a minute or two).
+  - C(apply) gives the servers and Sentinels the current password of a user they log in as (I(users[].apply)),
+    C(CONFIG SET masterauth) on every server for the replication user, C(SENTINEL SET <master> auth-pass) on
+    every Sentinel for the Sentinels' user; only while a rotation is under way (the C(.previous) key exists).
   - C(retire) makes every server accept the current password only, then drops the C(.previous) keys.
   - Only SHA-256 hashes of passwords are arguments of a command (C(ACL SETUSER <user>) with C(#<hash>)); the admin's
     password travels on the exec's stdin. No password is in the module's result.
@@ -33,7 +36,7 @@ options:
     description: The step to run.
     type: str
     required: true
-    choices: [stage, admit, promote, wait, retire]
+    choices: [stage, admit, promote, wait, apply, retire]
   rotation:
     description: The rotation's id, recorded on the Secrets by C(promote) (e.g. the date).
     type: str
@@ -60,6 +63,13 @@ options:
         description: Name of its password file in I(auth_dir) of the server container (for C(wait)); empty for none.
         type: str
         default: ""
+      apply:
+        description:
+          - Where the servers or Sentinels use this user's password to log in themselves (for C(apply)), and
+            for C(sentinel-auth-pass) also whose password file C(wait) waits for in the Sentinels' pods.
+        type: str
+        choices: ["", masterauth, sentinel-auth-pass]
+        default: ""
   length:
     description: Length of a generated password.
     type: int
@@ -72,6 +82,24 @@ options:
     description: Seconds C(wait) waits for the password files.
     type: int
     default: 300
+  sentinel_statefulset:
+    description: The Sentinels' StatefulSet (Sentinel topology); empty for none.
+    type: str
+    default: ""
+  sentinel_container:
+    description: Container of the Sentinel.
+    type: str
+    default: sentinel
+  sentinel_port:
+    description: Port of the Sentinels.
+    type: int
+    default: 26379
+  sentinel_secret:
+    description: Secret with the Sentinels' own password (key C(password)).
+    type: str
+  master_name:
+    description: The name the Sentinels monitor the primary under; the StatefulSet's name by default.
+    type: str
 notes:
   - I(statefulset) is required (I(pod) is not used).
   - The admin login (I(user), I(password_secret), I(password_secret_key)) tries the Secret's current, previous
@@ -102,6 +130,11 @@ secrets:
   returned: always
   type: dict
   sample: {"alertmanagerpp-redis-auth": ["password.next"]}
+applied:
+  description: The pods given a user's current password (C(apply)), as C(<pod>/<user>).
+  returned: always
+  type: list
+  elements: str
 servers:
   description: Per pod, per user, how many passwords it accepted before and after (C(admit), C(retire)).
   returned: always
@@ -119,17 +152,23 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors i
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import module_argument_spec
 
 USER_SPEC = dict(user=dict(type="str", required=True), secret=dict(type="str", required=True, no_log=False),
-                 key=dict(type="str", required=True, no_log=False), file=dict(type="str", default=""))
+                 key=dict(type="str", required=True, no_log=False), file=dict(type="str", default=""),
+                 apply=dict(type="str", choices=["", "masterauth", "sentinel-auth-pass"], default=""))
 
 
 def main():
     spec = module_argument_spec(
-        step=dict(type="str", required=True, choices=["stage", "admit", "promote", "wait", "retire"]),
+        step=dict(type="str", required=True, choices=["stage", "admit", "promote", "wait", "apply", "retire"]),
         rotation=dict(type="str", required=True),
         users=dict(type="list", elements="dict", required=True, options=USER_SPEC),
         length=dict(type="int", default=32),
         auth_dir=dict(type="str", default="/etc/redis-auth"),
-        timeout=dict(type="int", default=300))
+        timeout=dict(type="int", default=300),
+        sentinel_statefulset=dict(type="str", default=""),
+        sentinel_container=dict(type="str", default="sentinel"),
+        sentinel_port=dict(type="int", default=26379),
+        sentinel_secret=dict(type="str", no_log=False),
+        master_name=dict(type="str"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     if not module.params["statefulset"]:
         module.fail_json(msg="statefulset is required: a rotation reaches every server pod of the StatefulSet")

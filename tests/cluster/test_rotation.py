@@ -88,6 +88,15 @@ def wait(what, condition, timeout=180):
     raise AssertionError("timed out waiting for " + what)
 
 
+def replaced_and_ready(core, namespace, uid):
+    try:
+        pod = core.read_namespaced_pod(POD, namespace)
+    except ApiException:
+        return False
+    return pod.metadata.uid != uid and pod.metadata.deletion_timestamp is None and any(
+        c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
 @pytest.fixture(scope="module")
 def instance(core, request):
     namespace = "amp-rotation-%d" % os.getpid()
@@ -168,8 +177,9 @@ def test_a_rotation_under_traffic_fails_no_request_and_the_old_passwords_are_ref
     assert changed(again) == 0
 
     # A restarted server builds its users from the rotated password files.
+    uid = core.read_namespaced_pod(POD, namespace).metadata.uid
     core.delete_namespaced_pod(POD, namespace)
-    wait("pod 0 to be Ready again", lambda: login(configuration, namespace, "admin", new["admin"]) == "PONG")
+    wait("a new pod 0 to be Ready", lambda: replaced_and_ready(core, namespace, uid))
     assert "PONG" not in login(configuration, namespace, "app", old["app"])
     assert login(configuration, namespace, "app", new["app"]) == "PONG"
 

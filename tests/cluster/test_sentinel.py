@@ -205,23 +205,43 @@ def test_a_second_deploy_changes_nothing(members):
     assert recap_changed(deploy(members.namespace, "-e", "redis_topology=sentinel")) == 0
 
 
-def test_a_rotation_reaches_every_server_of_the_set(members, core):
+def test_a_rotation_reaches_every_server_replication_and_the_sentinels(members, core):
+    """Every user but admin (whose password the members fixture holds): the servers accept the new passwords
+    only; replicas reconnect with the new masterauth, the Sentinels with the new auth-pass; -vvv shows none."""
     namespace = members.namespace
-    old = password(core, namespace, NAME + "-auth", "password")
+    keys = {"app": (NAME + "-auth", "password"), "replication": (NAME + "-sentinel", "replication-password"),
+            "sentinel": (NAME + "-sentinel", "monitor-password")}
+    old = dict((user, password(core, namespace, *where)) for user, where in keys.items())
     secrets = secret_values(core, namespace)
-    output = playbook("rotate_credentials", namespace, "-e", '{"redis_credentials_users": ["app"]}',
-                      "-e", "redis_credentials_rotation=sentinel-test", "-vvv")
+    output = playbook("rotate_credentials", namespace, "-vvv", "-e", "redis_topology=sentinel",
+                      "-e", "redis_credentials_rotation=sentinel-test",
+                      "-e", '{"redis_credentials_users": ["app", "backup", "probe", "replication", "sentinel"]}')
     secrets.update(secret_values(core, namespace))
     assert [True for form in secrets if form in output] == []
-    new = password(core, namespace, NAME + "-auth", "password")
-    assert new != old
-    for ordinal in range(3):
-        pod = "%s-%d" % (NAME, ordinal)
-        for secret, expected in ((new, "PONG"), (old, "WRONGPASS")):
-            rc, out, err = run_pod_cli(members.kube.configuration, namespace, pod, "redis", secret, ["PING"],
-                                       user="app", timeout=20)
-            assert expected in (out + err).decode("utf-8", "replace"), (pod, expected)
-    assert healthy(members)
+    new = dict((user, password(core, namespace, *where)) for user, where in keys.items())
+    for pod in members.servers():
+        for user in keys:
+            assert new[user] != old[user]
+            for secret, expected in ((new[user], "PONG"), (old[user], "WRONGPASS")):
+                rc, out, err = run_pod_cli(members.kube.configuration, namespace, pod, "redis", secret, ["PING"],
+                                           user=user, timeout=20)
+                assert expected in (out + err).decode("utf-8", "replace"), (pod, user, expected)
+    # Every link logs in again, with the new passwords.
+    primary = members.pod_at(members.primary_address())
+    for pod in members.servers():
+        members.server_cli(pod)("CLIENT", "KILL", "USER", "sentinel")
+        if pod != primary:
+            members.server_cli(pod)("CLIENT", "KILL", "TYPE", "master")
+    time.sleep(2)  # the replicas notice the lost link within their 1 s replication cron
+    wait("replicas in sync again", lambda: healthy(members), timeout=60)
+
+    def logged_in(user):
+        return [line for line in members.server_cli(primary)("CLIENT", "LIST").splitlines()
+                if " user=%s " % user in line]
+    # Each Sentinel holds a command and a publish/subscribe link; an auth-pass refused would leave none.
+    wait("every Sentinel logged in again as user sentinel", lambda: len(logged_in("sentinel")) >= 6, timeout=60)
+    assert len(logged_in("replication")) == 2
+    assert members.pod_at(members.primary_address()) == primary
 
 
 def test_a_killed_primary_is_replaced_and_comes_back_as_a_replica(members, core):

@@ -12,9 +12,9 @@ IPS = ["10.0.0.17", "127.0.0.1", "fd00::17"]
 NOW = datetime.datetime(2026, 12, 6, tzinfo=datetime.timezone.utc)
 
 
-def issue(days=365, dns=DNS, ips=IPS, now=NOW):
-    ca_key, ca_cert = generate_ca("alertmanagerpp-redis CA", 3650, now=now)
-    key, cert = generate_leaf(ca_key, ca_cert, "alertmanagerpp-redis", dns, ips, days, now=now)
+def issue(days=365):
+    ca_key, ca_cert = generate_ca("alertmanagerpp-redis CA", 3650, now=NOW)
+    key, cert = generate_leaf(ca_key, ca_cert, "alertmanagerpp-redis", DNS, IPS, days, now=NOW)
     return ca_key, ca_cert, key, cert
 
 
