@@ -40,10 +40,14 @@ class Rotation(object):
         self.module, self.kube, self.params = module, kube, module.params
         self.namespace = self.params["namespace"]
         self.users = self.params["users"]
-        self.secrets = {}
+        self.secrets, self.decoded = {}, {}
         logins = [self.params["password_secret"] or "", self.params["sentinel_secret"] or ""]
         for name in set([u["secret"] for u in self.users] + logins) - {""}:
             self.secrets[name] = self.read_secret(name)
+            self.decoded[name] = decoded(self.secrets[name])
+            for value in self.decoded[name].values():
+                if isinstance(value, str):
+                    self.module.no_log_values.add(value)
         for user in self.users:
             if user["key"] not in self.values(user["secret"]):
                 raise RotationError("Secret %s/%s has no key %s (user %s)"
@@ -57,13 +61,11 @@ class Rotation(object):
             secret = self.kube.get(self.path(name))
         except ApiException as exc:
             raise RotationError("cannot read Secret %s/%s: %s" % (self.namespace, name, api_error_text(exc)))
-        for value in decoded(secret).values():
-            if isinstance(value, str):
-                self.module.no_log_values.add(value)
         return secret
 
     def values(self, name):
-        return decoded(self.secrets[name])
+        """{key: text} of Secret `name` as read when the step began (decoded once)."""
+        return self.decoded[name]
 
     def keys_of(self, name):
         return [u["key"] for u in self.users if u["secret"] == name]
