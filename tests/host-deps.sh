@@ -2,9 +2,10 @@
 # Debian packages the test suite runs on the host (not the cluster's: see
 # tests/cluster/lib.sh): redis-server/redis-tools for unit tests against a real
 # server, shellcheck for ansible-test sanity, prometheus (promtool and a real
-# Prometheus) for the monitoring tests. Installs only what is missing.
+# Prometheus) for the monitoring tests, openssl to verify the certificates of
+# tests/unit/test_tls.py. Installs only what is missing.
 set -euo pipefail
-packages=(redis-server redis-tools shellcheck prometheus)
+packages=(redis-server redis-tools shellcheck prometheus openssl)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "install ok installed" || missing+=("${pkg}")
