@@ -18,6 +18,7 @@ import shlex
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_session import PodExecError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 
 BINARIES = {
@@ -31,8 +32,32 @@ BINARIES = {
 AUTH_FROM_STDIN = 'IFS= read -r p; if [ -n "$p" ]; then REDISCLI_AUTH=$p; export REDISCLI_AUTH; fi; unset p; '
 
 
+# Commands that only read: sent again when the exec carrying them broke off
+# (a kubelet or API server dropping one stream must not fail a backup's polls).
+READ_ONLY_COMMANDS = frozenset(("TIME", "LASTSAVE", "INFO", "PING", "DBSIZE", "ROLE"))
+READ_ONLY_SUBCOMMANDS = frozenset((("CONFIG", "GET"), ("ACL", "LIST"), ("ACL", "WHOAMI")))
+EXEC_ATTEMPTS = 3
+
+
 class RedisAdminError(DatastoresError):
     """The server refused, failed, or could not be reached."""
+
+
+def only_reads(args):
+    """Whether the command `args` only reads, so that sending it twice changes nothing."""
+    words = tuple(str(a).upper() for a in args[:2])
+    return bool(words) and (words[0] in READ_ONLY_COMMANDS or words in READ_ONLY_SUBCOMMANDS)
+
+
+def resend_reads(send, args, attempts=EXEC_ATTEMPTS, sleep=time.sleep):
+    """send(), again (up to `attempts` calls) when its exec broke off and `args` only read."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return send()
+        except PodExecError:
+            if attempt == attempts or not only_reads(args):
+                raise
+            sleep(0.5 * attempt)
 
 
 def parse_info(text):
@@ -90,9 +115,12 @@ def pod_cli(configuration, namespace, pod, container, password, flavor="redis", 
     """A cli(*args) callable running redis-cli/valkey-cli in a pod as `user`, returning the reply as text."""
     binary = BINARIES[flavor]["cli"]
 
+    def send(args):
+        return run_pod_cli(configuration, namespace, pod, container, password, args, flavor=flavor, port=port,
+                           timeout=timeout, user=user)
+
     def cli(*args):
-        rc, out, err = run_pod_cli(configuration, namespace, pod, container, password, args, flavor=flavor,
-                                   port=port, timeout=timeout, user=user)
+        rc, out, err = resend_reads(lambda: send(args), args)
         reply = out.decode("utf-8", "replace")
         errors = err.decode("utf-8", "replace")
         if "AUTH failed" in errors:

@@ -8,17 +8,21 @@ import threading
 
 import pytest
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import redis_admin
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_session import PodExecError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
+    EXEC_ATTEMPTS,
     RedisAdminError,
     bgsave_and_wait,
     check_reply,
     keyspace,
     parse_info,
+    pod_cli,
     rdb_location,
 )
 
-from redis_server import RedisServer
+from redis_server import PASSWORD, RedisServer
 
 
 def fill(server, count, prefix="k"):
@@ -105,3 +109,51 @@ def test_rdb_location_without_config(tmp_path, redis_server):
         return reply
 
     assert rdb_location(cli, local_shell) == (redis_server.directory, "other.rdb")
+
+
+class BreaksFirstExecs(object):
+    """Stands in for pod_exec.run: the first `broken` execs break off, the rest run the command here.
+
+    The command is the one pod_cli builds (the sh prelude reading the password
+    from stdin, then redis-cli), pointed at the local server's port.
+    """
+
+    def __init__(self, server, broken):
+        self.server, self.broken, self.calls = server, broken, []
+
+    def __call__(self, configuration, namespace, pod, container, command, stdin_data=b"", timeout=60):
+        self.calls.append(command)
+        if len(self.calls) <= self.broken:
+            raise PodExecError("exec in %s/%s broke off: connection closed in the middle of a frame" % (namespace, pod))
+        command = [str(self.server.port) if word == "6379" else word for word in command]
+        result = subprocess.run(command, input=stdin_data, capture_output=True, check=False)
+        return result.returncode, result.stdout, result.stderr
+
+
+def broken_cli(monkeypatch, server, broken):
+    fake = BreaksFirstExecs(server, broken)
+    monkeypatch.setattr(redis_admin, "run", fake)
+    monkeypatch.setattr(redis_admin.time, "sleep", lambda seconds: None)
+    return fake, pod_cli(None, "ns", "pod", "redis", PASSWORD)
+
+
+@pytest.mark.parametrize("command", [("TIME",), ("INFO", "persistence"), ("LASTSAVE",), ("config", "get", "save")])
+def test_a_read_whose_exec_broke_off_is_sent_again(monkeypatch, redis_server, command):
+    fake, cli = broken_cli(monkeypatch, redis_server, broken=EXEC_ATTEMPTS - 1)
+    assert cli(*command).strip()
+    assert len(fake.calls) == EXEC_ATTEMPTS
+
+
+def test_a_write_whose_exec_broke_off_is_not_sent_again(monkeypatch, redis_server):
+    fake, cli = broken_cli(monkeypatch, redis_server, broken=1)
+    with pytest.raises(PodExecError, match="broke off"):
+        cli("INCR", "counter")
+    assert len(fake.calls) == 1
+    assert redis_server.cli("GET", "counter").strip() == ""
+
+
+def test_a_read_gives_up_after_the_last_attempt(monkeypatch, redis_server):
+    fake, cli = broken_cli(monkeypatch, redis_server, broken=EXEC_ATTEMPTS)
+    with pytest.raises(PodExecError, match="broke off"):
+        cli("TIME")
+    assert len(fake.calls) == EXEC_ATTEMPTS
