@@ -24,7 +24,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.helper_p
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_path, wait_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
-    BINARIES, check_reply, run_pod_cli)
+    BINARIES, TLS_CA_FILE, TLS_WHEN_MOUNTED, check_reply, run_pod_cli)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import in_sync
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SERVER_CONTAINER
 
@@ -34,7 +34,7 @@ WRITER_SCRIPT = r"""
 trap 'echo END; exit 0' TERM
 ask() {
   for s in $SENTINELS; do
-    r=$(REDISCLI_AUTH="$SENTINEL_PASSWORD" timeout 1 $CLI -h "$s" -p "$SENTINEL_PORT" \
+    r=$(REDISCLI_AUTH="$SENTINEL_PASSWORD" timeout 1 $CLI $tls -h "$s" -p "$SENTINEL_PORT" \
         sentinel get-master-addr-by-name "$MASTER" 2>/dev/null | head -n 1) || true
     case "$r" in ''|*[!0-9a-fA-F.:]*) continue ;; esac
     echo "$r"; return 0
@@ -45,7 +45,7 @@ n=0; primary=""
 while :; do
   if [ -z "$primary" ]; then primary=$(ask) || { primary=""; sleep 0.1; continue; }; fi
   n=$((n + 1))
-  r=$(REDISCLI_AUTH="$REDIS_PASSWORD" timeout 1 $CLI ${REDIS_USER:+--user "$REDIS_USER"} -h "$primary" -p "$PORT" \
+  r=$(REDISCLI_AUTH="$REDIS_PASSWORD" timeout 1 $CLI $tls ${REDIS_USER:+--user "$REDIS_USER"} -h "$primary" -p "$PORT" \
     set "$PREFIX$n" "$n" 2>&1) || true
   if [ "$r" = OK ]; then echo "A $n $(date +%s%N)"; else echo "F $n $(date +%s%N)"; primary=""; fi
 done
@@ -97,7 +97,7 @@ class Drill(object):
 
     def writer_manifest(self):
         members = self.members
-        container = restricted_container(WRITER, self.image, ["sh", "-c", WRITER_SCRIPT])
+        container = restricted_container(WRITER, self.image, ["sh", "-c", TLS_WHEN_MOUNTED + WRITER_SCRIPT])
         (user, password), sentinel = self.secrets
         container["env"] = [
             {"name": "CLI", "value": BINARIES[members.flavor]["cli"]}, {"name": "MASTER", "value": members.master_name},
@@ -107,6 +107,11 @@ class Drill(object):
             {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": password[0], "key": password[1]}}},
             {"name": "SENTINEL_PASSWORD", "valueFrom": {"secretKeyRef": {"name": sentinel, "key": "password"}}}]
         spec = restricted_pod_spec([container], self.timeout * 3)
+        if self.image.get("tls_secret"):
+            container["volumeMounts"] = [{"name": "tls-ca", "mountPath": TLS_CA_FILE.rsplit("/", 1)[0],
+                                          "readOnly": True}]
+            spec["volumes"] = [{"name": "tls-ca", "secret": {"secretName": self.image["tls_secret"],
+                                                              "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
         labels = {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores",
                   "app.kubernetes.io/component": "failover-drill", "app.kubernetes.io/instance": members.statefulset}
         return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.writer, "labels": labels}, "spec": spec}

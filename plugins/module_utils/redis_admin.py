@@ -30,6 +30,11 @@ BINARIES = {
 # Shell prelude: the first stdin line, when not empty, becomes REDISCLI_AUTH
 # (read by redis-cli and valkey-cli), so no password is ever an argument.
 AUTH_FROM_STDIN = 'IFS= read -r p; if [ -n "$p" ]; then REDISCLI_AUTH=$p; export REDISCLI_AUTH; fi; unset p; '
+# Shell prelude: $tls holds the CLI's TLS options when the container mounts
+# the instance's CA (redis_tls_enabled: the servers and Sentinels speak TLS
+# only), else nothing. The pod, not the caller, says how to reach it.
+TLS_CA_FILE = "/etc/redis-tls/ca.crt"
+TLS_WHEN_MOUNTED = 'tls=""; if [ -r %s ]; then tls="--tls --cacert %s"; fi; ' % (TLS_CA_FILE, TLS_CA_FILE)
 
 
 # Commands that only read: sent again when the exec carrying them broke off
@@ -105,8 +110,8 @@ def run_pod_cli(configuration, namespace, pod, container, password, args, flavor
     through its REDISCLI_AUTH environment variable: never a process argument.
     The rest of stdin (`-x` reads it) follows it.
     """
-    command = (["sh", "-c", AUTH_FROM_STDIN + 'exec "$@"', "sh", BINARIES[flavor]["cli"], "-p", str(port)]
-               + cli_login(user))
+    command = (["sh", "-c", AUTH_FROM_STDIN + TLS_WHEN_MOUNTED + 'cli=$1; shift; exec "$cli" $tls "$@"', "sh",
+                BINARIES[flavor]["cli"], "-p", str(port)] + cli_login(user))
     return run(configuration, namespace, pod, container, command + [str(a) for a in args],
                stdin_data=(password or "").encode("utf-8") + b"\n" + stdin, timeout=timeout)
 

@@ -17,7 +17,7 @@ __metaclass__ = type
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_path, pod_state, wait_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
-    BINARIES, check_reply)
+    BINARIES, TLS_WHEN_MOUNTED, check_reply)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import (
     SERVER_CONTAINER, SentinelSetError)
 
@@ -43,14 +43,14 @@ SWITCHOVER_SCRIPT = r"""
 IFS= read -r server_pw; IFS= read -r sentinel_pw
 cli=$1 port=$2 pause_ms=$3 replicas=$4 master=$5 sentinel_port=$6 self=$7 user=$8
 shift 8
-server() { REDISCLI_AUTH="$server_pw" timeout 5 "$cli" ${user:+--user "$user"} -p "$port" "$@"; }
-sentinel() { h=$1; shift; REDISCLI_AUTH="$sentinel_pw" timeout 2 "$cli" -h "$h" -p "$sentinel_port" "$@"; }
+server() { REDISCLI_AUTH="$server_pw" timeout 5 "$cli" $tls ${user:+--user "$user"} -p "$port" "$@"; }
+sentinel() { h=$1; shift; REDISCLI_AUTH="$sentinel_pw" timeout 2 "$cli" $tls -h "$h" -p "$sentinel_port" "$@"; }
 field() { tr -d '\r' | sed -n "s/^$1://p"; }
 caught_up() {
   primary=$(server INFO replication | field master_repl_offset)
   [ -n "$primary" ] || return 1
   for replica in $replicas; do
-    info=$(REDISCLI_AUTH="$server_pw" timeout 1 "$cli" ${user:+--user "$user"} -h "$replica" -p "$port" \
+    info=$(REDISCLI_AUTH="$server_pw" timeout 1 "$cli" $tls ${user:+--user "$user"} -h "$replica" -p "$port" \
       INFO replication) || return 1
     [ "$(printf '%s\n' "$info" | field master_link_status)" = up ] || return 1
     offset=$(printf '%s\n' "$info" | field slave_repl_offset)
@@ -166,7 +166,7 @@ class Rollout(object):
                 members.master_name, members.sentinel_port, members.address(pod), members.user or ""] + sentinels
         passwords = "%s\n%s\n" % (members.password or "", members.sentinel_password or "")
         rc, out, err = run(members.kube.configuration, members.namespace, pod, SERVER_CONTAINER,
-                           ["sh", "-c", SWITCHOVER_SCRIPT, "sh"] + [str(arg) for arg in args],
+                           ["sh", "-c", TLS_WHEN_MOUNTED + SWITCHOVER_SCRIPT, "sh"] + [str(arg) for arg in args],
                            stdin_data=passwords.encode("utf-8"), timeout=self.timeout)
         report = (out + err).decode("utf-8", "replace").strip()
         if rc != 0:

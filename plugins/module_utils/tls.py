@@ -138,25 +138,72 @@ def key_matches(cert, key):
     return cert.public_key().public_bytes(*public) == key.public_key().public_bytes(*public)
 
 
-def renewal_reason(cert_text, key_text, ca_text, dns_names, ip_addresses, renew_before_days, now=None):
-    """Why the servers' certificate must be replaced (None: it may stay): it does not parse, its key is not its
-    own, the CA did not sign it, it expires within `renew_before_days`, or it lacks a name or address."""
+def fingerprint(cert_text):
+    """SHA-256 of the certificate's DER, hex: what the pods' annotations and the results name it by."""
+    return load_cert(cert_text, "the certificate").fingerprint(hashes.SHA256()).hex()
+
+
+def load_bundle(text, what):
+    """Every certificate of a PEM bundle (at least one)."""
+    try:
+        certs = x509.load_pem_x509_certificates(text.encode("ascii") if isinstance(text, str) else text)
+    except ValueError as exc:
+        raise TlsError("%s is not a PEM certificate: %s" % (what, exc))
+    return certs
+
+
+def chains_to(cert, intermediates, roots, depth=4):
+    """Whether `cert` leads to one of `roots` through at most `depth` of `intermediates`."""
+    if any(signed_by(cert, root) for root in roots):
+        return True
+    return depth > 0 and any(signed_by(cert, parent) and chains_to(parent, intermediates, roots, depth - 1)
+                             for parent in intermediates if parent != cert)
+
+
+def pair_problem(cert_text, key_text, ca_text, dns_names, ip_addresses, now=None):
+    """Why the servers cannot use this certificate, key and CA bundle (None: they can): one does not parse, the
+    key is not the certificate's, the certificate does not lead to the CA, it is not valid now, or it lacks a name
+    or address the clients use. The certificate may be followed by its intermediates."""
     now = now or utc_now()
     try:
-        cert, key, ca = (load_cert(cert_text, "the certificate"), load_key(key_text, "the key"),
-                         load_cert(ca_text, "the CA certificate"))
+        chain, key = load_bundle(cert_text, "the certificate"), load_key(key_text, "the key")
+        roots = load_bundle(ca_text, "the CA certificate")
     except TlsError as exc:
         return str(exc)
+    cert = chain[0]
     if not key_matches(cert, key):
         return "the key is not the certificate's"
-    if not signed_by(cert, ca):
+    if not chains_to(cert, chain[1:], roots):
         return "the CA did not sign the certificate"
-    left = not_after(cert) - now
-    if left < datetime.timedelta(days=renew_before_days):
-        return "it expires %s (within %d days)" % (not_after(cert).strftime("%Y-%m-%d %H:%M UTC"),
-                                                   renew_before_days)
+    if not cert.not_valid_before_utc <= now <= not_after(cert):
+        return "it is valid only from %s to %s" % (cert.not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC"),
+                                                   not_after(cert).strftime("%Y-%m-%d %H:%M UTC"))
     have_dns, have_ips = subject_alternative_names(cert)
-    missing = sorted(set(dns_names) - have_dns) + sorted(set(ip_addresses) - have_ips)
+    missing = sorted(set(dns_names) - covered(have_dns, dns_names)) + sorted(set(ip_addresses) - have_ips)
     if missing:
         return "it does not name %s" % ", ".join(missing)
     return None
+
+
+def covered(have_dns, wanted):
+    """The wanted DNS names the certificate's names cover, a wildcard covering one leftmost label."""
+    wildcards = set(name[2:] for name in have_dns if name.startswith("*."))
+    return set(name for name in wanted
+               if name in have_dns or (name.count(".") > 0 and name.split(".", 1)[1] in wildcards
+                                       and not name.startswith("*.")))
+
+
+def expiry_reason(cert_text, renew_before_days, now=None):
+    """'it expires <when> (within N days)' when the certificate expires within `renew_before_days`, else None."""
+    now = now or utc_now()
+    cert = load_cert(cert_text, "the certificate")
+    if not_after(cert) - now < datetime.timedelta(days=renew_before_days):
+        return "it expires %s (within %d days)" % (not_after(cert).strftime("%Y-%m-%d %H:%M UTC"), renew_before_days)
+    return None
+
+
+def renewal_reason(cert_text, key_text, ca_text, dns_names, ip_addresses, renew_before_days, now=None):
+    """Why the generated certificate must be replaced (None: it may stay): pair_problem's reasons, or it expires
+    within `renew_before_days`."""
+    return (pair_problem(cert_text, key_text, ca_text, dns_names, ip_addresses, now=now)
+            or expiry_reason(cert_text, renew_before_days, now=now))

@@ -105,11 +105,15 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel
 
 
 def server_image(members):
-    """{image, pull_policy, resources} of the server container, for the writer."""
+    """{image, pull_policy, resources, tls_secret} of the server container, for the writer (tls_secret: the
+    servers' TLS Secret, None when they speak plaintext)."""
     statefulset = members.read_statefulset(members.statefulset)
     container = next(c for c in statefulset["spec"]["template"]["spec"]["containers"] if c["name"] == "redis")
+    tls = [v["secret"]["secretName"] for v in statefulset["spec"]["template"]["spec"].get("volumes", [])
+           if v["name"] == "tls" and "secret" in v]
     return {"image": container["image"], "pull_policy": container.get("imagePullPolicy", "IfNotPresent"),
-            "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "64Mi"}}}
+            "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "64Mi"}},
+            "tls_secret": tls[0] if tls else None}
 
 
 def drill(module):

@@ -26,13 +26,22 @@ def wait_until(condition, timeout=20):
 
 
 class RedisServer:
-    def __init__(self, directory, user=None):
+    def __init__(self, directory, user=None, tls_dir=None):
+        """A server on a free port; with tls_dir (tls.crt, tls.key, ca.crt there), on TLS only."""
         if not shutil.which("redis-server"):
             pytest.fail("redis-server is not installed: run `make host-deps`")
         self.directory = str(directory)
         self.port = free_port()
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory,
-                   "--requirepass", PASSWORD, "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        listen = ["--port", str(self.port)]
+        self.cli_options = []
+        if tls_dir:
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", "%s/tls.crt" % tls_dir,
+                      "--tls-key-file", "%s/tls.key" % tls_dir, "--tls-ca-cert-file", "%s/ca.crt" % tls_dir,
+                      "--tls-auth-clients", "no"]
+            self.cli_options = ["--tls", "--cacert", "%s/ca.crt" % tls_dir]
+        command = ["redis-server"] + listen + ["--bind", "127.0.0.1", "--dir", self.directory,
+                                               "--requirepass", PASSWORD, "--save", "", "--appendonly", "no",
+                                               "--daemonize", "no"]
         if user:
             command = ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups"] + command
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -43,7 +52,7 @@ class RedisServer:
             time.sleep(0.05)
 
     def cli(self, *args):
-        result = subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args],
+        result = subprocess.run(["redis-cli"] + self.cli_options + ["-p", str(self.port)] + [str(a) for a in args],
                                 env=dict(os.environ, REDISCLI_AUTH=PASSWORD),
                                 capture_output=True, text=True, check=False)
         return result.stdout

@@ -13,6 +13,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_ses
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rdb import check_file, parse_check_rdb
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     EXEC_ATTEMPTS,
+    TLS_CA_FILE,
     RedisAdminError,
     bgsave_and_wait,
     check_reply,
@@ -22,6 +23,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
     rdb_location,
 )
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.tls import generate_ca, generate_leaf
 from redis_server import PASSWORD, RedisServer
 
 
@@ -118,20 +120,21 @@ class BreaksFirstExecs(object):
     from stdin, then redis-cli), pointed at the local server's port.
     """
 
-    def __init__(self, server, broken):
-        self.server, self.broken, self.calls = server, broken, []
+    def __init__(self, server, broken, ca_file="/nonexistent/ca.crt"):
+        self.server, self.broken, self.calls, self.ca_file = server, broken, [], ca_file
 
     def __call__(self, configuration, namespace, pod, container, command, stdin_data=b"", timeout=60):
         self.calls.append(command)
         if len(self.calls) <= self.broken:
             raise PodExecError("exec in %s/%s broke off: connection closed in the middle of a frame" % (namespace, pod))
-        command = [str(self.server.port) if word == "6379" else word for word in command]
+        command = [str(self.server.port) if word == "6379" else word.replace(TLS_CA_FILE, self.ca_file)
+                   for word in command]
         result = subprocess.run(command, input=stdin_data, capture_output=True, check=False)
         return result.returncode, result.stdout, result.stderr
 
 
-def broken_cli(monkeypatch, server, broken):
-    fake = BreaksFirstExecs(server, broken)
+def broken_cli(monkeypatch, server, broken, ca_file="/nonexistent/ca.crt"):
+    fake = BreaksFirstExecs(server, broken, ca_file)
     monkeypatch.setattr(redis_admin, "run", fake)
     monkeypatch.setattr(redis_admin.time, "sleep", lambda seconds: None)
     return fake, pod_cli(None, "ns", "pod", "redis", PASSWORD)
@@ -157,3 +160,37 @@ def test_a_read_gives_up_after_the_last_attempt(monkeypatch, redis_server):
     with pytest.raises(PodExecError, match="broke off"):
         cli("TIME")
     assert len(fake.calls) == EXEC_ATTEMPTS
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A server speaking TLS only, its certificate from the collection's own CA code."""
+    ca_key, ca_cert = generate_ca("unit CA", 30)
+    key, cert = generate_leaf(ca_key, ca_cert, "unit", ["localhost"], ["127.0.0.1"], 30)
+    tls_dir = tmp_path / "tls"
+    tls_dir.mkdir()
+    for name, text in (("ca.crt", ca_cert), ("tls.crt", cert), ("tls.key", key)):
+        (tls_dir / name).write_text(text)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = RedisServer(data, tls_dir=str(tls_dir))
+    yield server, str(tls_dir / "ca.crt")
+    server.stop()
+
+
+def test_the_cli_speaks_tls_when_the_container_mounts_the_ca(monkeypatch, tls_server):
+    server, ca_file = tls_server
+    fake, cli = broken_cli(monkeypatch, server, broken=0, ca_file=ca_file)
+    assert cli("PING").strip() == "PONG"
+    assert cli("SET", "k", "over tls").strip() == "OK"
+    assert server.cli("GET", "k").strip() == "over tls"
+
+
+def test_without_the_ca_the_cli_speaks_plaintext_and_a_tls_only_server_refuses_it(monkeypatch, tls_server,
+                                                                                    redis_server):
+    fake, cli = broken_cli(monkeypatch, redis_server, broken=0)
+    assert cli("PING").strip() == "PONG"
+    server, ca_file = tls_server
+    fake, cli = broken_cli(monkeypatch, server, broken=0)
+    with pytest.raises(RedisAdminError):
+        cli("PING")

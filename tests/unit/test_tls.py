@@ -4,7 +4,8 @@ import datetime
 import subprocess
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.tls import (
-    generate_ca, generate_leaf, load_cert, renewal_reason, subject_alternative_names)
+    expiry_reason, fingerprint, generate_ca, generate_leaf, load_cert, pair_problem, renewal_reason,
+    subject_alternative_names)
 
 DNS = ["alertmanagerpp-redis.alertmanagerpp.svc", "alertmanagerpp-redis.alertmanagerpp.svc.cluster.local",
        "localhost"]
@@ -46,3 +47,54 @@ def test_renewal_when_close_to_expiry_a_name_is_missing_or_the_parts_do_not_belo
     assert renewal_reason(cert, key, other_ca, DNS, IPS, 30, now=NOW) == "the CA did not sign the certificate"
     assert renewal_reason("garbage", key, ca_cert, DNS, IPS, 30, now=NOW).startswith(
         "the certificate is not a PEM certificate")
+
+
+def intermediate(root_key, root_cert):
+    """(key PEM, certificate PEM) of an intermediate CA the root signs, as a corporate PKI hands out."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.tls import (
+        builder, cert_pem, key_pem, load_key, name, new_key)
+    issuer_key, issuer = load_key(root_key, "root key"), load_cert(root_cert, "root")
+    key = new_key()
+    cert = (builder(name("intermediate"), issuer.subject, key.public_key(), 365, NOW)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(issuer_key, hashes.SHA256()))
+    return key_pem(key), cert_pem(cert)
+
+
+def test_a_supplied_certificate_may_come_through_an_intermediate_it_carries():
+    root_key, root = generate_ca("root", 3650, now=NOW)
+    middle_key, middle = intermediate(root_key, root)
+    key, cert = generate_leaf(middle_key, middle, "redis", DNS, IPS, 90, now=NOW)
+    assert pair_problem(cert + middle, key, root, DNS, IPS, now=NOW) is None
+    assert pair_problem(cert, key, root, DNS, IPS, now=NOW) == "the CA did not sign the certificate"
+    assert pair_problem(cert, key, root + middle, DNS, IPS, now=NOW) is None
+
+
+def test_a_wildcard_covers_one_label_and_no_more():
+    ca_key, ca_cert = generate_ca("ca", 3650, now=NOW)
+    key, cert = generate_leaf(ca_key, ca_cert, "redis", ["*.redis-headless.ns.svc"], ["127.0.0.1"], 90, now=NOW)
+    assert pair_problem(cert, key, ca_cert, ["redis-0.redis-headless.ns.svc"], [], now=NOW) is None
+    assert pair_problem(cert, key, ca_cert, ["a.b.redis-headless.ns.svc"], [], now=NOW) == \
+        "it does not name a.b.redis-headless.ns.svc"
+    assert pair_problem(cert, key, ca_cert, ["redis-headless.ns.svc"], [], now=NOW) == \
+        "it does not name redis-headless.ns.svc"
+
+
+def test_an_expired_or_not_yet_valid_certificate_is_refused_and_expiry_is_told_apart():
+    ca_key, ca_cert, key, cert = issue(days=60)
+    assert pair_problem(cert, key, ca_cert, DNS, IPS, now=NOW + datetime.timedelta(days=61)).startswith(
+        "it is valid only from 2026-12-05 23:55 UTC to 2027-02-04 00:00 UTC")
+    assert pair_problem(cert, key, ca_cert, DNS, IPS, now=NOW - datetime.timedelta(days=1)).startswith(
+        "it is valid only from")
+    assert expiry_reason(cert, 30, now=NOW) is None
+    assert expiry_reason(cert, 61, now=NOW) == "it expires 2027-02-04 00:00 UTC (within 61 days)"
+
+
+def test_the_fingerprint_is_the_sha256_of_the_der(tmp_path):
+    ca_key, ca_cert, key, cert = issue()
+    (tmp_path / "tls.crt").write_text(cert)
+    result = subprocess.run(["openssl", "x509", "-in", str(tmp_path / "tls.crt"), "-noout", "-fingerprint",
+                             "-sha256"], capture_output=True, text=True, check=True)
+    assert fingerprint(cert) == result.stdout.strip().split("=", 1)[1].replace(":", "").lower()
