@@ -108,22 +108,18 @@ class TlsSecrets(object):
         if missing:
             raise TlsSecretError("Secret %s has no key %s: it is not this collection's CA (delete it to have a new "
                                  "CA made, and give the clients its ca.crt)" % (self.target(name), ", ".join(missing)))
-        if tls.expiry_reason(values["ca.crt"], self.params["renew_before_days"]):
-            raise TlsSecretError("the CA in Secret %s: %s. A new CA changes what every client must trust: see "
-                                 "docs/security.md, \"Certificates\"" % (self.target(name), tls.expiry_reason(
-                                     values["ca.crt"], self.params["renew_before_days"])))
+        expiring = tls.expiry_reason(values["ca.crt"], self.params["renew_before_days"])
+        if expiring:
+            raise TlsSecretError("the CA in Secret %s: %s. A new CA changes what every client trusts: see "
+                                 "docs/security.md, \"Certificates the collection makes and renews\""
+                                 % (self.target(name), expiring))
         return values["ca.key"], values["ca.crt"], False
 
     def ensure_generated(self):
         params = self.params
         ca_key, ca_cert, ca_created = self.ca()
         current = self.read(params["secret"])
-        reason = ("the Secret does not exist" if current is None
-                  else "it has no key %s" % ", ".join(k for k in SERVER_KEYS if not current.get(k))
-                  if any(not current.get(k) for k in SERVER_KEYS)
-                  else "the CA changed" if current["ca.crt"] != ca_cert
-                  else tls.renewal_reason(current["tls.crt"], current["tls.key"], ca_cert, params["dns_names"],
-                                          params["ip_addresses"], params["renew_before_days"]))
+        reason = self.issue_reason(current, ca_cert)
         if reason is None:
             return self.result(current, False, None, ca_created)
         key, cert = tls.generate_leaf(ca_key, ca_cert, params["common_name"],
@@ -134,6 +130,19 @@ class TlsSecrets(object):
         if not self.module.check_mode:
             self.write(params["secret"], issued, "kubernetes.io/tls", exists=current is not None)
         return self.result(issued, True, reason, ca_created, before=current)
+
+    def issue_reason(self, current, ca_cert):
+        """Why the servers' Secret needs a new certificate from the CA `ca_cert` (None: it may stay)."""
+        params = self.params
+        if current is None:
+            return "the Secret does not exist"
+        missing = [k for k in SERVER_KEYS if not current.get(k)]
+        if missing:
+            return "it has no key %s" % ", ".join(missing)
+        if current["ca.crt"] != ca_cert:
+            return "the CA changed"
+        return tls.renewal_reason(current["tls.crt"], current["tls.key"], ca_cert, params["dns_names"],
+                                  params["ip_addresses"], params["renew_before_days"])
 
     # -- supplied ----------------------------------------------------------
     def check_supplied(self):

@@ -6,7 +6,8 @@ rbac, lite and back. Their output, every object of the namespace (ConfigMaps,
 StatefulSets, pods, Services, events, ...), the arguments and environments of
 the pods' processes and the backup's files on the controller are searched for
 every value the Secrets ever held (before and after the rotation), as text and
-in base64. (The Sentinel topology's playbooks: tests/cluster/test_sentinel.py.)
+in base64. The instance speaks TLS, so the certificate's and the CA's keys are
+among them. (The Sentinel topology's playbooks: tests/cluster/test_sentinel.py.)
 """
 
 import base64
@@ -26,8 +27,9 @@ from test_security import PROCESS_SCAN
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NAME = "alertmanagerpp-redis"
+# With TLS: the certificate's key joins the secrets searched for, and every playbook runs over TLS.
 SMALL = '{"redis_resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}, ' \
-        '"redis_maxmemory": "64mb"}'
+        '"redis_maxmemory": "64mb", "redis_tls_enabled": true}'
 
 
 def playbook(namespace, backup_dir, name, *args):
