@@ -22,10 +22,10 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors i
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
     HAS_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover - reported by the module that needs it
     HAS_CRYPTOGRAPHY = False
@@ -124,15 +124,6 @@ def not_after(cert):
     return cert.not_valid_after_utc
 
 
-def signed_by(cert, ca):
-    """Whether `ca` issued `cert` (its name and its signature, whatever the key type)."""
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 def key_matches(cert, key):
     public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     return cert.public_key().public_bytes(*public) == key.public_key().public_bytes(*public)
@@ -152,18 +143,27 @@ def load_bundle(text, what):
     return certs
 
 
-def chains_to(cert, intermediates, roots, depth=4):
-    """Whether `cert` leads to one of `roots` through at most `depth` of `intermediates`."""
-    if any(signed_by(cert, root) for root in roots):
-        return True
-    return depth > 0 and any(signed_by(cert, parent) and chains_to(parent, intermediates, roots, depth - 1)
-                             for parent in intermediates if parent != cert)
+def server_verifier(roots, now, subject):
+    """A verifier of a server certificate for `subject` as TLS clients check it: the chain up to one of `roots`
+    (signatures, validity, CA flags, path lengths, name constraints) and the name. Extensions beyond those are
+    not required: certificates OpenSSL clients accept pass."""
+    ca = ExtensionPolicy.permit_all().require_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
+    leaf = ExtensionPolicy.permit_all().require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    return (PolicyBuilder().store(Store(roots)).time(now).extension_policies(ca_policy=ca, ee_policy=leaf)
+            .build_server_verifier(subject))
+
+
+def subjects(dns_names, ip_addresses):
+    """(text, general name) of every name and address a client may connect to."""
+    return ([(n, x509.DNSName(n)) for n in dns_names]
+            + [(a, x509.IPAddress(ipaddress.ip_address(a))) for a in ip_addresses])
 
 
 def pair_problem(cert_text, key_text, ca_text, dns_names, ip_addresses, now=None):
     """Why the servers cannot use this certificate, key and CA bundle (None: they can): one does not parse, the
-    key is not the certificate's, the certificate does not lead to the CA, it is not valid now, or it lacks a name
-    or address the clients use. The certificate may be followed by its intermediates."""
+    key is not the certificate's, it is not valid now, a client connecting by one of `dns_names` or
+    `ip_addresses` would refuse it (a name missing, or no chain to the CA). The certificate may be followed by
+    its intermediates."""
     now = now or utc_now()
     try:
         chain, key = load_bundle(cert_text, "the certificate"), load_key(key_text, "the key")
@@ -173,24 +173,26 @@ def pair_problem(cert_text, key_text, ca_text, dns_names, ip_addresses, now=None
     cert = chain[0]
     if not key_matches(cert, key):
         return "the key is not the certificate's"
-    if not chains_to(cert, chain[1:], roots):
-        return "the CA did not sign the certificate"
     if not cert.not_valid_before_utc <= now <= not_after(cert):
         return "it is valid only from %s to %s" % (cert.not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC"),
                                                    not_after(cert).strftime("%Y-%m-%d %H:%M UTC"))
-    have_dns, have_ips = subject_alternative_names(cert)
-    missing = sorted(set(dns_names) - covered(have_dns, dns_names)) + sorted(set(ip_addresses) - have_ips)
+    if subject_alternative_names(cert) == (set(), set()):
+        return "it names no DNS name or address (no subjectAltName)"
+    missing = []
+    for text, subject in subjects(dns_names, ip_addresses):
+        try:
+            server_verifier(roots, now, subject).verify(cert, chain[1:])
+        except VerificationError as exc:
+            why = str(exc).split(" (encountered", 1)[0].replace("validation failed: ", "").replace(
+                "candidates exhausted: ", "")
+            if "subjectAltName" not in why:
+                if "no interior errors" in why:
+                    why = "no chain leads from it to the CA (an intermediate missing after it in tls.crt?)"
+                return "a client trusting the CA certificate (ca.crt) refuses it: %s" % why
+            missing.append(text)
     if missing:
         return "it does not name %s" % ", ".join(missing)
     return None
-
-
-def covered(have_dns, wanted):
-    """The wanted DNS names the certificate's names cover, a wildcard covering one leftmost label."""
-    wildcards = set(name[2:] for name in have_dns if name.startswith("*."))
-    return set(name for name in wanted
-               if name in have_dns or (name.count(".") > 0 and name.split(".", 1)[1] in wildcards
-                                       and not name.startswith("*.")))
 
 
 def expiry_reason(cert_text, renew_before_days, now=None):

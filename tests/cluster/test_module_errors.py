@@ -18,6 +18,8 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_clie
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
 
 import test_smoke
+from runner import playbook
+from test_sentinel import delete_namespace
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
@@ -140,3 +142,17 @@ def test_the_right_password_answers(tmp_path, protected_instance):
     completed, result = run_module(tmp_path, "redis_info", dict(MODULES["redis_info"], namespace=protected_instance,
                                                                 password=PASSWORD))
     assert completed.returncode == 0 and result["ping"] == "PONG", result
+
+
+def test_a_deploy_whose_pod_never_gets_ready_says_why(core):
+    """The explanation lists the pod's events and its log (it once failed in its own Jinja instead)."""
+    namespace = "amp-not-ready-%d" % os.getpid()
+    try:
+        output = playbook("deploy", {"profile": "standard", "redis_namespace": namespace, "redis_wait_timeout": 20,
+                                     "redis_image": "localhost/alertmanagerpp/no-such-image:1"},
+                          expect_success=False)
+    finally:
+        delete_namespace(core, namespace)
+    message = " ".join(output.split())
+    assert "StatefulSet %s/alertmanagerpp-redis not Ready after 20s" % namespace in message
+    assert 'Container image "localhost/alertmanagerpp/no-such-image:1" is not present' in message

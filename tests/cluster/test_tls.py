@@ -245,12 +245,15 @@ def test_a_certificate_close_to_expiry_is_renewed_and_loaded_without_a_restart(i
 
 def own_certificate(instance, dns_names):
     """(CA, Secret values) of a certificate from a CA of the user's, through an intermediate it carries."""
-    root_key, root = tls.generate_ca("the user's root", 365)
-    middle_key, middle = tls.generate_ca("the user's intermediate", 365)
-    middle = tls.cert_pem(tls.builder(tls.name("the user's intermediate"), tls.load_cert(root, "r").subject,
-                                      tls.load_key(middle_key, "k").public_key(), 365, tls.utc_now())
+    now, root_key, middle_key = tls.utc_now(), tls.new_key(), tls.new_key()
+    root = (tls.builder(tls.name("the user's root"), tls.name("the user's root"), root_key.public_key(), 365, now)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+            .sign(root_key, tls.hashes.SHA256()))
+    middle = tls.cert_pem(tls.builder(tls.name("the user's intermediate"), root.subject, middle_key.public_key(),
+                                      365, now)
                           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                          .sign(tls.load_key(root_key, "root"), tls.hashes.SHA256()))
+                          .sign(root_key, tls.hashes.SHA256()))
+    middle_key, root = tls.key_pem(middle_key), tls.cert_pem(root)
     key, cert = tls.generate_leaf(middle_key, middle, NAME, dns_names, ["127.0.0.1"], 90)
     return root, {"tls.crt": cert + middle, "tls.key": key, "ca.crt": root}
 

@@ -44,9 +44,23 @@ def test_renewal_when_close_to_expiry_a_name_is_missing_or_the_parts_do_not_belo
         "it does not name new.svc, 10.0.0.18"
     other_ca_key, other_ca, other_key, other_cert = issue()
     assert renewal_reason(cert, other_key, ca_cert, DNS, IPS, 30, now=NOW) == "the key is not the certificate's"
-    assert renewal_reason(cert, key, other_ca, DNS, IPS, 30, now=NOW) == "the CA did not sign the certificate"
+    assert renewal_reason(cert, key, other_ca, DNS, IPS, 30, now=NOW) == \
+        "a client trusting the CA certificate (ca.crt) refuses it: signature does not match"
     assert renewal_reason("garbage", key, ca_cert, DNS, IPS, 30, now=NOW).startswith(
         "the certificate is not a PEM certificate")
+
+
+def root_over_intermediates():
+    """(key PEM, certificate PEM) of a root that may sign one level of intermediates (generate_ca's may not)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.tls import (
+        builder, cert_pem, key_pem, name, new_key)
+    key = new_key()
+    cert = (builder(name("root"), name("root"), key.public_key(), 3650, NOW)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+            .sign(key, hashes.SHA256()))
+    return key_pem(key), cert_pem(cert)
 
 
 def intermediate(root_key, root_cert):
@@ -64,12 +78,19 @@ def intermediate(root_key, root_cert):
 
 
 def test_a_supplied_certificate_may_come_through_an_intermediate_it_carries():
-    root_key, root = generate_ca("root", 3650, now=NOW)
+    root_key, root = root_over_intermediates()
     middle_key, middle = intermediate(root_key, root)
     key, cert = generate_leaf(middle_key, middle, "redis", DNS, IPS, 90, now=NOW)
     assert pair_problem(cert + middle, key, root, DNS, IPS, now=NOW) is None
-    assert pair_problem(cert, key, root, DNS, IPS, now=NOW) == "the CA did not sign the certificate"
-    assert pair_problem(cert, key, root + middle, DNS, IPS, now=NOW) is None
+    assert pair_problem(cert, key, root, DNS, IPS, now=NOW) == \
+        "a client trusting the CA certificate (ca.crt) refuses it: no chain leads from it to the CA (an intermediate " \
+        "missing after it in tls.crt?)"
+    # A root that may sign end certificates only (path length 0), as generate_ca makes: clients refuse the chain.
+    short_key, short_root = generate_ca("root", 3650, now=NOW)
+    middle_key, middle = intermediate(short_key, short_root)
+    key, cert = generate_leaf(middle_key, middle, "redis", DNS, IPS, 90, now=NOW)
+    assert pair_problem(cert + middle, key, short_root, DNS, IPS, now=NOW) == \
+        "a client trusting the CA certificate (ca.crt) refuses it: path length constraint violated"
 
 
 def test_a_wildcard_covers_one_label_and_no_more():
