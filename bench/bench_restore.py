@@ -20,20 +20,9 @@ import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
-    "~/.cache/alertmanagerpp-datastores/kubeconfig")
-CACHE = pathlib.Path(os.environ.get("AMP_CACHE", os.path.expanduser("~/.cache/alertmanagerpp-datastores")))
-KUBECTL = str(CACHE / "src" / "kubernetes-1.20.2" / "_output" / "bin" / "kubectl")
-PLAYBOOK = str(pathlib.Path(sys.executable).parent / "ansible-playbook")
-ENV = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-NAME = "alertmanagerpp-redis"
-POD = NAME + "-0"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-
-def kubectl(*args, stdin=None):
-    return subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), stdin=stdin,
-                          capture_output=True, check=True).stdout.decode()
+from benchlib import ENV, KUBECONFIG, KUBECTL, NAME, PLAYBOOK, POD, ROOT, kubectl  # noqa: E402
 
 
 def playbook(namespace, backup_dir, *args):

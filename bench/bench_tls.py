@@ -8,16 +8,17 @@ redis-benchmark against the pod's address, alternating plaintext and TLS:
   GET, SET   requests/s and p95 latency, 50 connections, 256-byte values,
              median of the rounds; ratio TLS / plaintext (goal >= 0.7 of the
              throughput).
-Then backup.yml and restore.yml on that TLS-only instance and on a plaintext
-instance holding the same amount of data: backup copy rate (MB/s) and restore
-RTO, ratio TLS / plaintext (goal: the same rates; the RDB travels through the
-API server's exec stream, not the Redis port).
+Then backup.yml and restore.yml, three times each, on that TLS-only instance
+and on a plaintext instance holding the same amount of data: backup copy rate
+(MB/s) and restore RTO, medians, ratio TLS / plaintext (goal: the same rates;
+the RDB travels through the API server's exec stream, not the Redis port).
 
 The benchmark's own ACL user (`bench`, no password, GET/SET/PING on `key:*`
 only) exists in the throwaway namespace for the run; the namespaces are
 deleted at the end.
 
-Run: make bench (or .venv/bin/python bench/bench_tls.py [--requests 200000] [--rounds 3] [--mb 256])
+Run: make bench (or .venv/bin/python bench/bench_tls.py [--requests 200000] [--rounds 3] [--mb 256]
+[--restores 3])
 """
 
 import argparse
@@ -29,31 +30,17 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "collections"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "collections"))
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration  # noqa: E402
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli  # noqa: E402
+from benchlib import ENV, KUBECONFIG, KUBECTL, NAME, PLAYBOOK, POD, ROOT, kubectl  # noqa: E402
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import k8s_client, redis_admin  # noqa: E402
 
-KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
-    "~/.cache/alertmanagerpp-datastores/kubeconfig")
-CACHE = pathlib.Path(os.environ.get("AMP_CACHE", os.path.expanduser("~/.cache/alertmanagerpp-datastores")))
-KUBECTL = str(CACHE / "src" / "kubernetes-1.20.2" / "_output" / "bin" / "kubectl")
-PLAYBOOK = str(pathlib.Path(sys.executable).parent / "ansible-playbook")
-ENV = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-NAME = "alertmanagerpp-redis"
-POD = NAME + "-0"
 CLIENT = "bench-client"
 PLAIN_PORT = 6380
 # No CPU limit: the ratio should show what TLS costs, not where a CFS quota throttles.
 RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}}
-
-
-def kubectl(*args, stdin=None):
-    return subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), input=stdin,
-                          capture_output=True, check=True).stdout.decode()
 
 
 def playbook(name, namespace, backup_dir, tls_enabled, *args):
@@ -69,8 +56,8 @@ def playbook(name, namespace, backup_dir, tls_enabled, *args):
 
 def admin_cli(namespace):
     users = json.loads(kubectl("-n", namespace, "get", "secret", NAME + "-users", "-o", "json"))["data"]
-    return pod_cli(kube_configuration({"kubeconfig": KUBECONFIG}), namespace, POD, "redis",
-                   base64.b64decode(users["admin"]).decode(), user="admin")
+    return redis_admin.pod_cli(k8s_client.kube_configuration({"kubeconfig": KUBECONFIG}), namespace, POD, "redis",
+                               base64.b64decode(users["admin"]).decode(), user="admin")
 
 
 def open_plaintext_port(namespace):
@@ -116,13 +103,16 @@ def fill(namespace, megabytes):
             ">/dev/null; done" % megabytes)
 
 
-def backup_and_restore(namespace, backup_dir, tls_enabled):
-    """(backup copy MB/s, restore RTO s) of backup.yml and restore.yml on the instance."""
-    out = playbook("backup", namespace, backup_dir, tls_enabled)
-    rate = float(re.search(r"copied at ([0-9.]+) MB/s", out).group(1))
-    out = playbook("restore", namespace, backup_dir, tls_enabled, "-e", "backup=latest", "-e", "confirm=yes",
-                   "-e", '{"redis_restore_pre_snapshot": false}')
-    return rate, float(re.search(r"RTO ([0-9.]+) s", out).group(1))
+def backup_and_restore(namespace, backup_dir, tls_enabled, times):
+    """([backup copy MB/s], [restore RTO s]) of `times` runs of backup.yml and restore.yml on the instance."""
+    rates, rtos = [], []
+    for dummy in range(times):
+        out = playbook("backup", namespace, backup_dir, tls_enabled, "-e", '{"redis_backup_skip_unchanged": false}')
+        rates.append(float(re.search(r"copied at ([0-9.]+) MB/s", out).group(1)))
+        out = playbook("restore", namespace, backup_dir, tls_enabled, "-e", "backup=latest", "-e", "confirm=yes",
+                       "-e", '{"redis_restore_pre_snapshot": false}')
+        rtos.append(float(re.search(r"RTO ([0-9.]+) s", out).group(1)))
+    return rates, rtos
 
 
 def main():
@@ -130,6 +120,7 @@ def main():
     parser.add_argument("--requests", type=int, default=200000, help="requests per redis-benchmark test")
     parser.add_argument("--rounds", type=int, default=3, help="plaintext/TLS rounds (median)")
     parser.add_argument("--mb", type=int, default=256, help="data for backup and restore, in MB")
+    parser.add_argument("--restores", type=int, default=3, help="backups and restores per instance (median)")
     options = parser.parse_args()
     tls_ns, plain_ns = "amp-bench-tls-%d" % os.getpid(), "amp-bench-plain-%d" % os.getpid()
     backup_dir = "/tmp/amp-bench-tls-%d" % os.getpid()
@@ -144,10 +135,10 @@ def main():
                 runs[tls_enabled].append(benchmark(tls_ns, address, tls_enabled, options.requests))
         kubectl("-n", tls_ns, "delete", "pod", CLIENT, "--wait=false")
         fill(tls_ns, options.mb)
-        tls_rates = backup_and_restore(tls_ns, backup_dir, True)
+        tls_rates = backup_and_restore(tls_ns, backup_dir, True, options.restores)
         playbook("deploy", plain_ns, backup_dir, False)
         fill(plain_ns, options.mb)
-        plain_rates = backup_and_restore(plain_ns, backup_dir, False)
+        plain_rates = backup_and_restore(plain_ns, backup_dir, False, options.restores)
     finally:
         for namespace in (tls_ns, plain_ns):
             subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG, "delete", "namespace", namespace, "--wait=true",
@@ -163,11 +154,14 @@ def main():
         print("  %s plaintext: %9.0f req/s, p95 %6.3f ms | TLS: %9.0f req/s, p95 %6.3f ms -> throughput TLS/plain "
               "= %.2f (goal >= 0.7), p95 TLS/plain = %.2f"
               % (command, plain_rps, plain_p95, tls_rps, tls_p95, tls_rps / plain_rps, tls_p95 / plain_p95))
-    print("  backup of %d MB  : plaintext instance %6.1f MB/s, TLS-only %6.1f MB/s -> TLS/plain = %.2f"
-          % (options.mb, plain_rates[0], tls_rates[0], tls_rates[0] / plain_rates[0]))
-    print("  restore RTO      : plaintext instance %6.1f s, TLS-only %6.1f s -> TLS/plain = %.2f"
-          % (plain_rates[1], tls_rates[1], tls_rates[1] / plain_rates[1]))
-
+    (plain_backup, plain_rto), (tls_backup, tls_rto) = ([statistics.median(values) for values in rates]
+                                                        for rates in (plain_rates, tls_rates))
+    print("  backup of %d MB  : plaintext instance %6.1f MB/s, TLS-only %6.1f MB/s -> TLS/plain = %.2f (median of "
+          "%d; each: %s | %s)" % (options.mb, plain_backup, tls_backup, tls_backup / plain_backup, options.restores,
+                                  plain_rates[0], tls_rates[0]))
+    print("  restore RTO      : plaintext instance %6.1f s, TLS-only %6.1f s -> TLS/plain = %.2f (median of %d; "
+          "each: %s | %s)" % (plain_rto, tls_rto, tls_rto / plain_rto, options.restores, plain_rates[1],
+                              tls_rates[1]))
 
 if __name__ == "__main__":
     main()

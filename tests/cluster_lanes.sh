@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 pytest=$1
 shift
-lane_a=(test_sentinel.py test_security.py test_leaks.py)
+lane_a=(test_sentinel.py test_security.py test_leaks.py test_rbac.py)
 lane_b=()
 for path in tests/cluster/test_*.py; do
   file=$(basename "$path")

@@ -141,8 +141,13 @@ class TlsSecrets(object):
             return "it has no key %s" % ", ".join(missing)
         if current["ca.crt"] != ca_cert:
             return "the CA changed"
-        return tls.renewal_reason(current["tls.crt"], current["tls.key"], ca_cert, params["dns_names"],
-                                  params["ip_addresses"], params["renew_before_days"])
+        reason = tls.renewal_reason(current["tls.crt"], current["tls.key"], ca_cert, params["dns_names"],
+                                    params["ip_addresses"], params["renew_before_days"])
+        if reason:
+            return reason
+        carried = tls.subject_alternative_names(tls.load_cert(current["tls.crt"], "the certificate"))[0]
+        lacking = [name for name in params["extra_dns_names"] if name not in carried]
+        return "it does not carry %s" % ", ".join(lacking) if lacking else None
 
     # -- supplied ----------------------------------------------------------
     def check_supplied(self):

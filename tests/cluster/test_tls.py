@@ -237,7 +237,11 @@ def test_a_certificate_close_to_expiry_is_renewed_and_loaded_without_a_restart(i
     assert instance.served_certificate() == der(renewed["tls.crt"])
     after = instance.pod()
     assert (after.metadata.uid, after.status.container_statuses[0].restart_count) == (pod.metadata.uid, restarts)
-    again = playbook("deploy", instance.vars(), "-vvv")
+    extra = instance.vars(redis_tls_extra_dns_names=["redis.example.org"])
+    assert "it does not carry redis.example.org" in playbook("deploy", extra)
+    assert "redis.example.org" in tls.subject_alternative_names(
+        x509.load_der_x509_certificate(instance.served_certificate()))[0]
+    again = playbook("deploy", extra, "-vvv")
     assert recap_changed(again) == 0
     secrets = [instance.secret(suffix) for suffix in ("-tls", "-tls-ca", "-auth", "-users")]
     assert [k for s in secrets for k, v in s.items() if k != "ca.crt" and v.strip() and v.strip() in again] == []

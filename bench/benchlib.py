@@ -1,0 +1,23 @@
+"""What the benchmarks share: where the local cluster's kubeconfig and kubectl are, and how to run them."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
+    "~/.cache/alertmanagerpp-datastores/kubeconfig")
+CACHE = pathlib.Path(os.environ.get("AMP_CACHE", os.path.expanduser("~/.cache/alertmanagerpp-datastores")))
+KUBECTL = str(CACHE / "src" / "kubernetes-1.20.2" / "_output" / "bin" / "kubectl")
+PLAYBOOK = str(pathlib.Path(sys.executable).parent / "ansible-playbook")
+ENV = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+NAME = "alertmanagerpp-redis"
+POD = NAME + "-0"
+
+
+def kubectl(*args, stdin=None):
+    """kubectl's stdout as text; stdin bytes, or an open file."""
+    feed = {"stdin": stdin} if hasattr(stdin, "read") else {"input": stdin}
+    return subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), capture_output=True, check=True,
+                          **feed).stdout.decode()
