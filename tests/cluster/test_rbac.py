@@ -2,7 +2,7 @@
 
 playbooks/rbac.yml (run with the cluster's admin kubeconfig) grants a
 ServiceAccount the collection's Role and ClusterRole; every playbook then runs
-with a kubeconfig holding only that ServiceAccount's token: deploy, an
+(on an instance with TLS) with a kubeconfig holding only that ServiceAccount's token: deploy, an
 unchanged second deploy, backup, monitor, restore, removal to lite. Then each
 rule of the Role is taken away in turn, and a playbook that needs it fails
 with a message naming the permission it lacks.
@@ -29,8 +29,9 @@ ROLE = "alertmanagerpp-datastores"
 CLIENT = "app-client"
 CLIENTS = '{"redis_restore_clients": ["%s"]}' % CLIENT
 CONSUMERS = '{"redis_credentials_consumers": [{"name": "%s"}]}' % CLIENT
+# With TLS: the certificate's Secrets and the servers' reload are among what the ServiceAccount does.
 SMALL = ('{"redis_resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}, '
-         '"redis_maxmemory": "64mb"}')
+         '"redis_maxmemory": "64mb", "redis_tls_enabled": true}')
 
 
 def playbook(name, namespace, kubeconfig, *args, expect_success=True):
