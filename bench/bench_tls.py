@@ -7,7 +7,8 @@ node. A client pod (the instance's image) on the same node runs
 redis-benchmark against the pod's address, alternating plaintext and TLS:
   GET, SET   requests/s and p95 latency, 50 connections, 256-byte values,
              median of the rounds; ratio TLS / plaintext (goal >= 0.7 of the
-             throughput).
+             throughput); and the server's CPU per request (INFO cpu), since
+             the client shares the node's two CPUs and pays for TLS too.
 Then backup.yml and restore.yml, three times each, on that TLS-only instance
 and on a plaintext instance holding the same amount of data: backup copy rate
 (MB/s) and restore RTO, medians, ratio TLS / plaintext (goal: the same rates;
@@ -17,7 +18,7 @@ The benchmark's own ACL user (`bench`, no password, GET/SET/PING on `key:*`
 only) exists in the throwaway namespace for the run; the namespaces are
 deleted at the end.
 
-Run: make bench (or .venv/bin/python bench/bench_tls.py [--requests 200000] [--rounds 3] [--mb 256]
+Run: make bench (or .venv/bin/python bench/bench_tls.py [--requests 200000] [--rounds 5] [--mb 256]
 [--restores 3])
 """
 
@@ -83,13 +84,21 @@ def start_client(namespace):
     kubectl("-n", namespace, "wait", "--for=condition=Ready", "pod/" + CLIENT, "--timeout=120s")
 
 
-def benchmark(namespace, address, tls_enabled, requests):
-    """{command: (requests/s, p95 ms)} of one redis-benchmark run (CSV output)."""
+def server_cpu_seconds(cli):
+    """CPU seconds the server process has used (INFO cpu: user + system)."""
+    info = dict(line.split(":", 1) for line in cli("INFO", "cpu").split() if ":" in line)
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def benchmark(namespace, address, tls_enabled, requests, cli):
+    """{command: (requests/s, p95 ms)} of one redis-benchmark run (CSV output), and "cpu": the server's CPU
+    microseconds per request."""
     port = ["-p", "6379", "--tls", "--cacert", "/ca/ca.crt"] if tls_enabled else ["-p", str(PLAIN_PORT)]
+    before = server_cpu_seconds(cli)
     out = kubectl("-n", namespace, "exec", CLIENT, "--", "redis-benchmark", "-h", address, *port,
                   "--user", "bench", "-a", "unused", "-t", "get,set", "-n", str(requests), "-c", "50", "-d", "256",
                   "-r", "100000", "--csv", "--precision", "3")
-    results = {}
+    results = {"cpu": (server_cpu_seconds(cli) - before) * 1e6 / (2 * requests)}
     for line in out.splitlines():
         fields = [f.strip('"') for f in line.split(",")]
         if fields[0] in ("GET", "SET"):
@@ -118,7 +127,7 @@ def backup_and_restore(namespace, backup_dir, tls_enabled, times):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200000, help="requests per redis-benchmark test")
-    parser.add_argument("--rounds", type=int, default=3, help="plaintext/TLS rounds (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="plaintext/TLS rounds (median)")
     parser.add_argument("--mb", type=int, default=256, help="data for backup and restore, in MB")
     parser.add_argument("--restores", type=int, default=3, help="backups and restores per instance (median)")
     options = parser.parse_args()
@@ -130,9 +139,10 @@ def main():
         open_plaintext_port(tls_ns)
         start_client(tls_ns)
         address = kubectl("-n", tls_ns, "get", "pod", POD, "-o", "jsonpath={.status.podIP}")
+        cli = admin_cli(tls_ns)
         for dummy in range(options.rounds):
             for tls_enabled in (False, True):
-                runs[tls_enabled].append(benchmark(tls_ns, address, tls_enabled, options.requests))
+                runs[tls_enabled].append(benchmark(tls_ns, address, tls_enabled, options.requests, cli))
         kubectl("-n", tls_ns, "delete", "pod", CLIENT, "--wait=false")
         fill(tls_ns, options.mb)
         tls_rates = backup_and_restore(tls_ns, backup_dir, True, options.restores)
@@ -156,12 +166,18 @@ def main():
               % (command, plain_rps, plain_p95, tls_rps, tls_p95, tls_rps / plain_rps, tls_p95 / plain_p95))
     (plain_backup, plain_rto), (tls_backup, tls_rto) = ([statistics.median(values) for values in rates]
                                                         for rates in (plain_rates, tls_rates))
+    plain_cpu, tls_cpu = (statistics.median(run["cpu"] for run in runs[mode]) for mode in (False, True))
+    print("  server CPU per request: plaintext %.1f us, TLS %.1f us -> TLS/plain = %.2f (the client shares the node's "
+          "CPUs: this is what TLS costs the server)" % (plain_cpu, tls_cpu, tls_cpu / plain_cpu))
+    rounds = [[round(run["GET"][0]) for run in runs[mode]] for mode in (False, True)]
+    print("  each round, GET req/s plaintext | TLS: %s | %s" % tuple(rounds))
     print("  backup of %d MB  : plaintext instance %6.1f MB/s, TLS-only %6.1f MB/s -> TLS/plain = %.2f (median of "
           "%d; each: %s | %s)" % (options.mb, plain_backup, tls_backup, tls_backup / plain_backup, options.restores,
                                   plain_rates[0], tls_rates[0]))
     print("  restore RTO      : plaintext instance %6.1f s, TLS-only %6.1f s -> TLS/plain = %.2f (median of %d; "
           "each: %s | %s)" % (plain_rto, tls_rto, tls_rto / plain_rto, options.restores, plain_rates[1],
                               tls_rates[1]))
+
 
 if __name__ == "__main__":
     main()

@@ -110,8 +110,8 @@ class Drill(object):
         if self.image.get("tls_secret"):
             container["volumeMounts"] = [{"name": "tls-ca", "mountPath": TLS_CA_FILE.rsplit("/", 1)[0],
                                           "readOnly": True}]
-            spec["volumes"] = [{"name": "tls-ca", "secret": {"secretName": self.image["tls_secret"],
-                                                              "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+            ca_only = {"secretName": self.image["tls_secret"], "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+            spec["volumes"] = [{"name": "tls-ca", "secret": ca_only}]
         labels = {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores",
                   "app.kubernetes.io/component": "failover-drill", "app.kubernetes.io/instance": members.statefulset}
         return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.writer, "labels": labels}, "spec": spec}

@@ -186,8 +186,8 @@ def test_the_cli_speaks_tls_when_the_container_mounts_the_ca(monkeypatch, tls_se
     assert server.cli("GET", "k").strip() == "over tls"
 
 
-def test_without_the_ca_the_cli_speaks_plaintext_and_a_tls_only_server_refuses_it(monkeypatch, tls_server,
-                                                                                    redis_server):
+def test_without_the_ca_the_cli_speaks_plaintext_and_a_tls_only_server_refuses_it(
+        monkeypatch, tls_server, redis_server):
     fake, cli = broken_cli(monkeypatch, redis_server, broken=0)
     assert cli("PING").strip() == "PONG"
     server, ca_file = tls_server
