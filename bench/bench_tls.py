@@ -19,7 +19,7 @@ only) exists in the throwaway namespace for the run; the namespaces are
 deleted at the end.
 
 Run: make bench (or .venv/bin/python bench/bench_tls.py [--requests 200000] [--rounds 5] [--mb 256]
-[--restores 3])
+[--restores 3] [--flavor redis|valkey])
 """
 
 import argparse
@@ -44,8 +44,12 @@ PLAIN_PORT = 6380
 RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}}
 
 
+FLAVOR = {"flavor": "redis"}
+
+
 def playbook(name, namespace, backup_dir, tls_enabled, *args):
     variables = {"profile": "standard", "redis_namespace": namespace, "redis_backup_dir": backup_dir,
+                 "redis_flavor": FLAVOR["flavor"],
                  "redis_tls_enabled": tls_enabled, "redis_maxmemory": "1gb", "redis_storage_size": "4Gi",
                  "redis_resources": RESOURCES}
     result = subprocess.run([PLAYBOOK, "playbooks/%s.yml" % name, "-e", json.dumps(variables)] + list(args),
@@ -58,7 +62,7 @@ def playbook(name, namespace, backup_dir, tls_enabled, *args):
 def admin_cli(namespace):
     users = json.loads(kubectl("-n", namespace, "get", "secret", NAME + "-users", "-o", "json"))["data"]
     return redis_admin.pod_cli(k8s_client.kube_configuration({"kubeconfig": KUBECONFIG}), namespace, POD, "redis",
-                               base64.b64decode(users["admin"]).decode(), user="admin")
+                               base64.b64decode(users["admin"]).decode(), user="admin", flavor=FLAVOR["flavor"])
 
 
 def open_plaintext_port(namespace):
@@ -95,7 +99,7 @@ def benchmark(namespace, address, tls_enabled, requests, cli):
     microseconds per request."""
     port = ["-p", "6379", "--tls", "--cacert", "/ca/ca.crt"] if tls_enabled else ["-p", str(PLAIN_PORT)]
     before = server_cpu_seconds(cli)
-    out = kubectl("-n", namespace, "exec", CLIENT, "--", "redis-benchmark", "-h", address, *port,
+    out = kubectl("-n", namespace, "exec", CLIENT, "--", FLAVOR["flavor"] + "-benchmark", "-h", address, *port,
                   "--user", "bench", "-a", "unused", "-t", "get,set", "-n", str(requests), "-c", "50", "-d", "256",
                   "-r", "100000", "--csv", "--precision", "3")
     results = {"cpu": (server_cpu_seconds(cli) - before) * 1e6 / (2 * requests)}
@@ -130,7 +134,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="plaintext/TLS rounds (median)")
     parser.add_argument("--mb", type=int, default=256, help="data for backup and restore, in MB")
     parser.add_argument("--restores", type=int, default=3, help="backups and restores per instance (median)")
+    parser.add_argument("--flavor", choices=["redis", "valkey"], default="redis")
     options = parser.parse_args()
+    FLAVOR["flavor"] = options.flavor
     tls_ns, plain_ns = "amp-bench-tls-%d" % os.getpid(), "amp-bench-plain-%d" % os.getpid()
     backup_dir = "/tmp/amp-bench-tls-%d" % os.getpid()
     runs = {False: [], True: []}
@@ -154,8 +160,8 @@ def main():
             subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG, "delete", "namespace", namespace, "--wait=true",
                             "--ignore-not-found"], capture_output=True, check=False, timeout=600)
         subprocess.run(["rm", "-rf", backup_dir], check=False)
-    print("bench_tls: redis-benchmark, 50 connections, 256-byte values, %d requests per test, median of %d rounds"
-          % (options.requests, options.rounds))
+    print("bench_tls: %s-benchmark, 50 connections, 256-byte values, %d requests per test, median of %d rounds"
+          % (options.flavor, options.requests, options.rounds))
     for command in ("GET", "SET"):
         plain_rps = statistics.median(run[command][0] for run in runs[False])
         tls_rps = statistics.median(run[command][0] for run in runs[True])
