@@ -25,13 +25,10 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors i
     DatastoresError,
     api_error_text,
 )
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import cli_factory
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import is_ready, pod_names, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
-    RedisAdminError,
-    check_reply,
-    pod_cli,
-)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import RedisAdminError, check_reply
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.secrets import decoded
 
 SERVER_KEYS = ("tls.crt", "tls.key", "ca.crt")
@@ -245,8 +242,9 @@ class Reload(object):
         pods = self.pods(statefulset)
         self.wait_for_files(pods, values["tls.crt"], started)
         result["waited"] = round(time.monotonic() - started, 1)
+        dummy, cli_for = cli_factory(self.module, self.kube)
         for pod in pods:
-            self.load(pod)
+            self.load(pod, cli_for(pod))
             result["reloaded"].append(pod)
         self.record(wanted)
         return result
@@ -271,28 +269,14 @@ class Reload(object):
             raise TlsSecretError("cannot read %s in pod %s: %s" % (path, pod, err.decode("utf-8", "replace").strip()))
         return out.decode("ascii", "replace").strip()
 
-    def load(self, pod):
+    def load(self, pod, cli):
         """CONFIG SET of the three file names: the server reads them again (the same names, new contents)."""
-        params = self.params
-        directory = params["tls_dir"].rstrip("/")
-        password = self.admin_password()
-        cli = pod_cli(self.kube.configuration, self.namespace, pod, params["container"], password,
-                      flavor=params["flavor"], port=params["port"], user=params["user"], timeout=60)
+        directory = self.params["tls_dir"].rstrip("/")
         try:
             check_reply(cli("CONFIG", "SET", "tls-cert-file", directory + "/tls.crt", "tls-key-file",
                             directory + "/tls.key", "tls-ca-cert-file", directory + "/ca.crt"), "CONFIG SET")
         except RedisAdminError as exc:
             raise TlsSecretError("pod %s did not load the new certificate: %s" % (self.secrets.target(pod), exc))
-
-    def admin_password(self):
-        values = self.secrets.read(self.params["password_secret"]) or {}
-        password = values.get(self.params["password_secret_key"])
-        if not password:
-            raise TlsSecretError("Secret %s has no key %s (the admin's password)"
-                                 % (self.secrets.target(self.params["password_secret"]),
-                                    self.params["password_secret_key"]))
-        self.module.no_log_values.add(password)
-        return password
 
     def record(self, fingerprint):
         patch = {"metadata": {"annotations": {LOADED_ANNOTATION: fingerprint}}}

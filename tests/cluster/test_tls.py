@@ -215,16 +215,16 @@ def test_backup_and_restore_round_trip_every_byte_over_tls(instance):
     assert 0 < client.call("PTTL", b"tls:empty") <= 3600 * 1000
 
 
-def short_lived_certificate(instance, days):
+def short_lived_certificate(core, namespace, days):
     """The instance's certificate issued again by its CA with the same names, valid for `days` only."""
-    current = tls.load_cert(instance.secret("-tls")["tls.crt"], "current")
+    current = tls.load_cert(secret_data(core, namespace, NAME + "-tls")["tls.crt"], "current")
     dns, ips = tls.subject_alternative_names(current)
-    ca = instance.secret("-tls-ca")
+    ca = secret_data(core, namespace, NAME + "-tls-ca")
     return tls.generate_leaf(ca["ca.key"], ca["ca.crt"], NAME, sorted(dns), sorted(ips), days)
 
 
 def test_a_certificate_close_to_expiry_is_renewed_and_loaded_without_a_restart(instance):
-    key, cert = short_lived_certificate(instance, days=10)
+    key, cert = short_lived_certificate(instance.core, instance.namespace, days=10)
     instance.core.patch_namespaced_secret(NAME + "-tls", instance.namespace,
                                           {"stringData": {"tls.crt": cert, "tls.key": key}})
     pod = instance.pod()
@@ -247,7 +247,7 @@ def test_a_certificate_close_to_expiry_is_renewed_and_loaded_without_a_restart(i
     assert [k for s in secrets for k, v in s.items() if k != "ca.crt" and v.strip() and v.strip() in again] == []
 
 
-def own_certificate(instance, dns_names):
+def own_certificate(dns_names):
     """(CA, Secret values) of a certificate from a CA of the user's, through an intermediate it carries."""
     now, root_key, middle_key = tls.utc_now(), tls.new_key(), tls.new_key()
     root = (tls.builder(tls.name("the user's root"), tls.name("the user's root"), root_key.public_key(), 365, now)
@@ -265,14 +265,14 @@ def own_certificate(instance, dns_names):
 def test_a_certificate_of_your_own_is_checked_before_anything_changes_then_served(instance, apps):
     service = "%s.%s" % (NAME, instance.namespace)
     names = [NAME, service, service + ".svc", service + ".svc.cluster.local", "localhost"]
-    root, values = own_certificate(instance, names[:-2])
+    root, values = own_certificate(names[:-2])
     instance.core.create_namespaced_secret(instance.namespace, {
         "metadata": {"name": "my-tls"}, "type": "kubernetes.io/tls", "stringData": values})
     generation = apps.read_namespaced_stateful_set(NAME, instance.namespace).metadata.generation
     refused = playbook("deploy", instance.vars(redis_tls_secret="my-tls"), expect_success=False)
     assert "does not name %s.svc.cluster.local, localhost" % service in refused
     assert apps.read_namespaced_stateful_set(NAME, instance.namespace).metadata.generation == generation
-    root, values = own_certificate(instance, names)
+    root, values = own_certificate(names)
     instance.core.patch_namespaced_secret("my-tls", instance.namespace, {"stringData": values})
     playbook("deploy", instance.vars(redis_tls_secret="my-tls"))
     with tls_client(instance.address, root, instance.hostname) as sock:
@@ -323,9 +323,7 @@ def test_replication_and_the_sentinels_speak_tls_and_a_failover_loses_nothing(se
 
 def test_a_renewal_restarts_the_sentinels_one_at_a_time_and_no_server(sentinel_set, core):
     members, settings = sentinel_set
-    instance = Instance.__new__(Instance)
-    instance.core, instance.namespace = core, members.namespace
-    key, cert = short_lived_certificate(instance, days=10)
+    key, cert = short_lived_certificate(core, members.namespace, days=10)
     core.patch_namespaced_secret(NAME + "-tls", members.namespace, {"stringData": {"tls.crt": cert, "tls.key": key}})
     servers = dict((pod, core.read_namespaced_pod(pod, members.namespace).metadata.uid) for pod in members.servers())
     sentinels = dict((pod, core.read_namespaced_pod(pod, members.namespace).metadata.uid)
