@@ -4,7 +4,10 @@ The instance is deployed by the roles (deploy.yml), backed up by backup.yml
 with set A, then holds set B and a client Deployment of 2 replicas. Each test
 starts `restore.yml -e confirm=yes` in a session of its own, as a terminal
 would, waits until the restore has set the old data aside (the worst moment)
-and then interrupts it. Every time, the instance must end up on set B with
+and then interrupts it. A ResourceQuota of no long-running pods holds the
+restore there, waiting for pod 0 to start, for as long as the test needs:
+without it, a busy machine let the restore finish (and, verified, shield
+itself) before the interruption arrived. Every time, the instance must end up on set B with
 the clients at 2 replicas, nothing recorded on the StatefulSet, no helper
 pod, and no restore process left running.
 
@@ -13,6 +16,7 @@ Standard, field by field, while it runs.
 """
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -137,6 +141,18 @@ def site(core, apps, tmp_path_factory):
     core.delete_namespace(namespace)
 
 
+@contextlib.contextmanager
+def pod_0_held_back(core, namespace):
+    """No pod without a deadline may start: the helper (it has one) runs, pod 0 cannot start again until the end."""
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "hold-pod-0"},
+             "spec": {"hard": {"pods": "0"}, "scopes": ["NotTerminating"]}}
+    core.create_namespaced_resource_quota(namespace, quota)
+    try:
+        yield
+    finally:
+        core.delete_namespaced_resource_quota("hold-pod-0", namespace)
+
+
 def live_keys(cli):
     return sorted(cli("--scan").split())
 
@@ -212,22 +228,24 @@ def owner_pid(state):
 
 def test_ctrl_c_rolls_back_and_a_second_restore_or_retention_is_refused_meanwhile(core, apps, site):
     namespace, backup_dir, dummy = site
-    process, log = start_restore(namespace, backup_dir)
-    state = wait_for_phase(apps, namespace, process, log)
-    helper = helper_pods(core, namespace)
-    assert helper, "no helper pod while the restore verifies"
-    spec = core.api_client.sanitize_for_serialization(helper[0].spec)
-    assert restricted_violations(spec) == []
-    assert spec["activeDeadlineSeconds"] > 0 and spec["containers"][0]["command"][0] == "sleep"
+    with pod_0_held_back(core, namespace):
+        process, log = start_restore(namespace, backup_dir)
+        state = wait_for_phase(apps, namespace, process, log)
+        helper = helper_pods(core, namespace)
+        assert helper, "no helper pod while the restore verifies"
+        spec = core.api_client.sanitize_for_serialization(helper[0].spec)
+        assert restricted_violations(spec) == []
+        assert spec["activeDeadlineSeconds"] > 0 and spec["containers"][0]["command"][0] == "sleep"
 
-    second = run_playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "confirm=yes",
-                          expect_success=False)
-    assert "another restore" in second and "two restores of one instance cannot overlap" in second
-    retention = run_playbook(namespace, backup_dir, "playbooks/backup.yml", "--tags", "redis_backup_retention",
-                             "-e", "redis_backup_keep_last=1", expect_success=False)
-    assert "another run holds" in retention
+        second = run_playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "confirm=yes",
+                              expect_success=False)
+        assert "another restore" in second and "two restores of one instance cannot overlap" in second
+        retention = run_playbook(namespace, backup_dir, "playbooks/backup.yml", "--tags", "redis_backup_retention",
+                                 "-e", "redis_backup_keep_last=1", expect_success=False)
+        assert "another run holds" in retention
+        assert recorded(apps, namespace)["phase"] == "verifying", "the hold did not hold"
 
-    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     process.wait(60)
     assert_back_on_set_b(core, apps, site, owner_pid(state))
 
@@ -235,20 +253,22 @@ def test_ctrl_c_rolls_back_and_a_second_restore_or_retention_is_refused_meanwhil
 def test_a_dead_controller_rolls_back(core, apps, site):
     """ansible-playbook's process group killed: the module (in its worker's session) notices and rolls back."""
     namespace, backup_dir, dummy = site
-    process, log = start_restore(namespace, backup_dir)
-    state = wait_for_phase(apps, namespace, process, log)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(10)
+    with pod_0_held_back(core, namespace):
+        process, log = start_restore(namespace, backup_dir)
+        state = wait_for_phase(apps, namespace, process, log)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
     assert not process_gone(owner_pid(state)), "the module was in the killed group: nothing left to test"
     assert_back_on_set_b(core, apps, site, owner_pid(state))
 
 
 def test_a_killed_restore_is_refused_until_rolled_back_then_the_rollback_restores_everything(core, apps, site):
     namespace, backup_dir, dummy = site
-    process, log = start_restore(namespace, backup_dir)
-    state = wait_for_phase(apps, namespace, process, log)
-    os.kill(owner_pid(state), signal.SIGKILL)  # the module itself: no chance to roll back
-    process.wait(60)
+    with pod_0_held_back(core, namespace):
+        process, log = start_restore(namespace, backup_dir)
+        state = wait_for_phase(apps, namespace, process, log)
+        os.kill(owner_pid(state), signal.SIGKILL)  # the module itself: no chance to roll back
+        process.wait(60)
     assert recorded(apps, namespace) is not None
     time.sleep(31)  # the heartbeat goes stale
     refused = run_playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "confirm=yes",
