@@ -65,6 +65,7 @@ def cluster_drills(namespace, kills, freezes):
 def cluster_rolling(namespace):
     """A configuration change rolled under the drill's writer: (lost, longest pause) from the module's report."""
     sys.path.insert(0, str(ROOT / "collections"))
+    from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import server_image
     from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.failover_drill import Drill
     from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import Kube, kube_configuration
     from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SentinelSet
@@ -77,10 +78,7 @@ def cluster_rolling(namespace):
         return base64.b64decode(data).decode()
     members = SentinelSet(kube, namespace, name, name + "-sentinel", name,
                           (secret(name + "-users", "admin"), secret(name + "-sentinel")), user="admin")
-    statefulset = members.read_statefulset(name)
-    container = statefulset["spec"]["template"]["spec"]["containers"][0]
-    image = {"image": container["image"], "pull_policy": container.get("imagePullPolicy"),
-             "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}}}
+    image = server_image(members.read_statefulset(name))
     drill = Drill(members, "roll%d" % time.time(), image, (("app", (name + "-auth", "password")), name + "-sentinel"))
     variables = json.dumps({"redis_namespace": namespace, "redis_topology": "sentinel",
                             "redis_maxmemory_samples": 7})

@@ -17,6 +17,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sizes im
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rotation import pods_not_rotated
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.statefulset import (
     immutable_changes,
+    storage_growth,
 )
 
 
@@ -45,6 +46,7 @@ class FilterModule(object):
             "redis_memory_bytes": _wrap(redis_memory_bytes),
             "k8s_quantity_bytes": _wrap(k8s_quantity_bytes),
             "statefulset_immutable_changes": _wrap(immutable_changes),
+            "statefulset_storage_growth": _wrap(storage_growth),
             "backup_line": backup_line,
             "pods_not_rotated": pods_not_rotated,
         }

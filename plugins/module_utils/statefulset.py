@@ -23,10 +23,13 @@ def _requested_storage(claim_spec):
     return ((claim_spec.get("resources") or {}).get("requests") or {}).get("storage")
 
 
-def _claim_changes(name, live, wanted):
+def _claim_changes(name, live, wanted, growth_allowed):
     changes = []
     live_size, wanted_size = _requested_storage(live), _requested_storage(wanted)
-    if live_size and wanted_size and k8s_quantity_bytes(live_size) != k8s_quantity_bytes(wanted_size):
+    if live_size and wanted_size and k8s_quantity_bytes(live_size) > k8s_quantity_bytes(wanted_size):
+        changes.append("volume claim %r storage: %s -> %s (a volume cannot shrink)" % (name, live_size, wanted_size))
+    elif live_size and wanted_size and k8s_quantity_bytes(live_size) < k8s_quantity_bytes(wanted_size) \
+            and not growth_allowed:
         changes.append("volume claim %r storage: %s -> %s" % (name, live_size, wanted_size))
     # An unset class means "the cluster's default": only an explicit change counts.
     live_class, wanted_class = live.get("storageClassName"), wanted.get("storageClassName")
@@ -37,11 +40,26 @@ def _claim_changes(name, live, wanted):
     return changes
 
 
-def immutable_changes(live, wanted):
+def storage_growth(live, wanted):
+    """{claim template: (live size, wanted size)} of the volume claims that grow from live to wanted."""
+    if not live:
+        return {}
+    live_claims, wanted_claims = _claim_templates(live), _claim_templates(wanted)
+    growth = {}
+    for name in sorted(set(live_claims) & set(wanted_claims)):
+        live_size, wanted_size = _requested_storage(live_claims[name]), _requested_storage(wanted_claims[name])
+        if live_size and wanted_size and k8s_quantity_bytes(live_size) < k8s_quantity_bytes(wanted_size):
+            growth[name] = (live_size, wanted_size)
+    return growth
+
+
+def immutable_changes(live, wanted, growth_allowed=False):
     """Human-readable list of changes in immutable fields from live to wanted.
 
     live: the StatefulSet as read from the API (or None/empty when absent).
     wanted: the StatefulSet the role would apply.
+    growth_allowed: a volume claim that grows is not listed (the role expands the volumes and recreates the
+    StatefulSet object instead).
     """
     if not live:
         return []
@@ -58,5 +76,5 @@ def immutable_changes(live, wanted):
     if sorted(live_claims) != sorted(wanted_claims):
         changes.append("volumeClaimTemplates: %s -> %s" % (sorted(live_claims), sorted(wanted_claims)))
     for name in sorted(set(live_claims) & set(wanted_claims)):
-        changes.extend(_claim_changes(name, live_claims[name], wanted_claims[name]))
+        changes.extend(_claim_changes(name, live_claims[name], wanted_claims[name], growth_allowed))
     return changes

@@ -93,6 +93,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import server_image
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.failover_drill import Drill
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
@@ -104,25 +105,13 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel
     SENTINEL_ARG_SPEC, from_module, sentinel_secret)
 
 
-def server_image(members):
-    """{image, pull_policy, resources, tls_secret} of the server container, for the writer (tls_secret: the
-    servers' TLS Secret, None when they speak plaintext)."""
-    statefulset = members.read_statefulset(members.statefulset)
-    container = next(c for c in statefulset["spec"]["template"]["spec"]["containers"] if c["name"] == "redis")
-    tls = [v["secret"]["secretName"] for v in statefulset["spec"]["template"]["spec"].get("volumes", [])
-           if v["name"] == "tls" and "secret" in v]
-    return {"image": container["image"], "pull_policy": container.get("imagePullPolicy", "IfNotPresent"),
-            "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "64Mi"}},
-            "tls_secret": tls[0] if tls else None}
-
-
 def drill(module):
     params = module.params
     if module.check_mode:
         return {"changed": False, "msg": "check mode: no drill run"}
     members = from_module(module, connect_api(params))
     run_id = "%d" % time.time()
-    report = Drill(members, run_id, server_image(members),
+    report = Drill(members, run_id, server_image(members.read_statefulset(members.statefulset)),
                    ((params["writer_user"], (params["writer_secret"] or params["statefulset"] + "-auth",
                                              params["writer_secret_key"])), sentinel_secret(params)),
                    timeout=params["timeout"]).run(params["variant"])

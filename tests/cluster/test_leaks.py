@@ -1,7 +1,7 @@
 """No secret value anywhere an operator or a log collector looks (docs/security.md).
 
 Every playbook runs at -vvv against one instance: deploy, an unchanged deploy
-with --check --diff, backup, backup_list, monitor, restore, rotate_credentials,
+with --check --diff, backup, backup_list, monitor, crash_drill, restore, rotate_credentials,
 rbac, lite and back. Their output, every object of the namespace (ConfigMaps,
 StatefulSets, pods, Services, events, ...), the arguments and environments of
 the pods' processes and the backup's files on the controller are searched for
@@ -94,6 +94,7 @@ def test_no_playbook_at_vvv_nor_any_object_process_or_backup_file_shows_a_secret
     backup = re.search(r"Backup (\S+) from", outputs["backup"]).group(1)
     outputs["backup_list"] = playbook(namespace, backup_dir, "backup_list")
     outputs["monitor"] = playbook(namespace, backup_dir, "monitor")
+    outputs["crash_drill"] = playbook(namespace, backup_dir, "crash_drill", "-e", "confirm=yes", "-e", "variants=kill")
     outputs["restore"] = playbook(namespace, backup_dir, "restore", "-e", "backup=" + backup, "-e", "confirm=yes")
     outputs["rotate_credentials --diff"] = playbook(namespace, backup_dir, "rotate_credentials", "--diff",
                                                     "-e", "redis_credentials_rotation=leak-scan")

@@ -117,6 +117,7 @@ def test_every_playbook_runs_with_exactly_the_granted_permissions(granted):
     assert changed(run_as_account(granted, "deploy", "-e", "profile=standard")) == 0
     backup = re.search(r"Backup (\S+) from", run_as_account(granted, "backup")).group(1)
     run_as_account(granted, "monitor")
+    run_as_account(granted, "crash_drill", "-e", "confirm=yes", "-e", "variants=delete")
     run_as_account(granted, "restore", "-e", "backup=" + backup, "-e", "confirm=yes", "-e", CLIENTS)
     run_as_account(granted, "rotate_credentials", "-e", CONSUMERS)
     assert changed(run_as_account(granted, "rotate_credentials", "-e", CONSUMERS)) == 0

@@ -19,9 +19,13 @@ def load(path):
 @pytest.mark.parametrize("role", role_names())
 def test_defaults_and_argument_specs_agree(role):
     defaults = load(ROLES / role / "defaults" / "main.yml")
-    options = load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    entry_points = load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]
+    options = {}
+    for entry_point in entry_points.values():  # a default may serve another entry point than main
+        options.update(entry_point.get("options") or {})
     assert sorted(set(defaults) - set(options)) == [], "defaults without an argument spec"
-    undocumented = sorted(k for k, v in options.items() if not v.get("required") and k not in defaults)
+    undocumented = sorted(k for k, v in entry_points["main"]["options"].items()
+                          if not v.get("required") and k not in defaults)
     assert undocumented == [], "optional arguments without a default in defaults/main.yml"
     for name, spec in options.items():
         if name in defaults:

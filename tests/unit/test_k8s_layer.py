@@ -1,8 +1,10 @@
 """The pure logic of the Kubernetes layer and the error path (the calls themselves run in tests/cluster)."""
 
 import json
+import pathlib
 
 import pytest
+import yaml
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -172,3 +174,12 @@ def test_an_exec_sends_the_token_of_a_kubeconfig_and_of_the_api_key_option(tmp_p
     assert session.auth_header() == "Bearer the-token"
     session.configuration = from_option
     assert session.auth_header() == "Bearer the-key"
+
+
+def test_every_module_that_talks_to_the_api_server_is_in_the_k8s_action_group():
+    """Else the roles' module_defaults (redis_kubeconfig, redis_kube_context) silently skip it."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    group = yaml.safe_load((root / "meta" / "runtime.yml").read_text())["action_groups"]["k8s"]
+    talking = sorted(path.stem for path in (root / "plugins" / "modules").glob("*.py")
+                     if "alertmanagerpp.datastores.kubernetes_auth" in path.read_text())
+    assert talking and [name for name in talking if name not in group] == []

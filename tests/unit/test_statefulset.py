@@ -2,6 +2,7 @@ import copy
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.statefulset import (
     immutable_changes,
+    storage_growth,
 )
 
 BASE = {
@@ -45,6 +46,28 @@ def test_storage_size_change_is_reported():
     wanted = copy.deepcopy(BASE)
     claim(wanted)["resources"]["requests"]["storage"] = "10Gi"
     assert immutable_changes(BASE, wanted) == ["volume claim 'data' storage: 5Gi -> 10Gi"]
+
+
+def test_growth_is_allowed_when_the_volumes_are_expanded_and_reported_apart():
+    wanted = copy.deepcopy(BASE)
+    claim(wanted)["resources"]["requests"]["storage"] = "10Gi"
+    assert immutable_changes(BASE, wanted, True) == []
+    assert storage_growth(BASE, wanted) == {"data": ("5Gi", "10Gi")}
+    assert storage_growth(BASE, BASE) == {} and storage_growth(None, wanted) == {}
+
+
+def test_a_volume_never_shrinks():
+    wanted = copy.deepcopy(BASE)
+    claim(wanted)["resources"]["requests"]["storage"] = "1Gi"
+    assert immutable_changes(BASE, wanted, True) == ["volume claim 'data' storage: 5Gi -> 1Gi (a volume cannot shrink)"]
+    assert storage_growth(BASE, wanted) == {}
+
+
+def test_growth_beside_another_immutable_change_still_names_the_other():
+    wanted = copy.deepcopy(BASE)
+    claim(wanted)["resources"]["requests"]["storage"] = "10Gi"
+    claim(wanted)["storageClassName"] = "fast"
+    assert immutable_changes(BASE, wanted, True) == ["volume claim 'data' storageClassName: (default) -> fast"]
 
 
 def test_server_defaulted_storage_class_is_not_a_change():
