@@ -61,6 +61,9 @@ local first = {}
 for i = 1, math.min(tonumber(ARGV[1]), #missing) do first[i] = missing[i] end
 return #missing .. ' ' .. table.concat(first, ',')
 """
+WRITER_ARG_SPEC = dict(writer_user=dict(type="str", default="app"), writer_secret=dict(type="str", no_log=False),
+                       writer_secret_key=dict(type="str", default="password", no_log=False),
+                       timeout=dict(type="int", default=180))
 WRITER_RESOURCES = {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "64Mi"}}
 
 
@@ -114,6 +117,19 @@ def signal_process(kube, namespace, pod, container, pid, name):
                        timeout=30)
     if rc != 0:
         raise DrillError("kill -%s %s in %s failed: %s" % (name, pid, pod, err.decode()[:200]))
+
+
+def writer_login(params):
+    """(user, (Secret, key)) the writer logs in with, from a drill module's params."""
+    return params["writer_user"], (params["writer_secret"] or params["statefulset"] + "-auth",
+                                   params["writer_secret_key"])
+
+
+def login_problem(params):
+    """Why a drill module's params cannot run a drill (None when they can)."""
+    if not (params["statefulset"] and params["password_secret"]):
+        return "statefulset and password_secret are required: the drill's writer reads the password from the Secret"
+    return None
 
 
 class Writer(object):

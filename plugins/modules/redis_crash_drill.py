@@ -44,28 +44,11 @@ options:
         the process loses nothing written to the kernel.
     type: float
     default: 1
-  timeout:
-    description: Seconds each wait may take (the writer running, pod 0 Ready again, new writes).
-    type: int
-    default: 180
-  writer_user:
-    description: ACL user the writer logs in as, the application's; empty for the default user.
-    type: str
-    default: app
-  writer_secret:
-    description: Secret holding the writer's password; default C(<statefulset>-auth), the application's.
-    type: str
-  writer_secret_key:
-    description: Key of the writer's password in I(writer_secret).
-    type: str
-    default: password
 extends_documentation_fragment:
+  - alertmanagerpp.datastores.drill_writer
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
 notes:
-  - I(statefulset) and I(password_secret) are required, I(pod) and I(password) are not used. I(user) and
-    I(password_secret) log in to count the missing keys (an administrator); the writer logs in as I(writer_user)
-    and reads its password from the Secret, never from its arguments.
   - For the standalone topology; a Sentinel set has the failover drill (M(alertmanagerpp.datastores.redis_failover_drill)).
 """
 
@@ -111,7 +94,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.crash_drill import (
     VARIANTS, CrashDrill, missed_targets)
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import server_image
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
+    WRITER_ARG_SPEC, login_problem, server_image, writer_login)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE, module_argument_spec, read_password)
@@ -129,9 +113,8 @@ def drill(module):
         module.no_log_values.add(password)
     statefulset = kube.request("GET", "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (namespace, name))
     server = (namespace, name, params["container"], params["flavor"], params["port"], params["user"], password)
-    login = (params["writer_user"], (params["writer_secret"] or name + "-auth", params["writer_secret_key"]))
     report = CrashDrill(kube, server, params["service"] or name, server_image(statefulset, params["container"]),
-                        login, "%d" % time.time(), timeout=params["timeout"]).run(params["variant"])
+                        writer_login(params), "%d" % time.time(), timeout=params["timeout"]).run(params["variant"])
     report["missed"] = missed_targets(report, params["recovery_target_seconds"], params["lost_target_seconds"])
     return {"changed": True, "report": report}
 
@@ -141,13 +124,10 @@ def main():
         argument_spec=module_argument_spec(
             variant=dict(type="str", choices=list(VARIANTS), default="kill"), service=dict(type="str"),
             recovery_target_seconds=dict(type="float", default=30), lost_target_seconds=dict(type="float", default=1),
-            timeout=dict(type="int", default=180), writer_user=dict(type="str", default="app"),
-            writer_secret=dict(type="str", no_log=False),
-            writer_secret_key=dict(type="str", default="password", no_log=False)),
+            **WRITER_ARG_SPEC),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
-    if not (module.params["statefulset"] and module.params["password_secret"]):
-        module.fail_json(msg="statefulset and password_secret are required: the drill's writer reads the password "
-                             "from the Secret")
+    if login_problem(module.params):
+        module.fail_json(msg=login_problem(module.params))
     run_module(module, lambda: drill(module), "%s/%s" % (module.params["namespace"], module.params["statefulset"]))
 
 

@@ -30,29 +30,11 @@ options:
     type: str
     choices: [kill, freeze]
     default: kill
-  timeout:
-    description: Seconds each wait may take (new primary, rejoin).
-    type: int
-    default: 180
-  writer_user:
-    description: ACL user the writer logs in as, the application's; empty for the default user.
-    type: str
-    default: app
-  writer_secret:
-    description: Secret holding the writer's password; default C(<statefulset>-auth), the application's.
-    type: str
-  writer_secret_key:
-    description: Key of the writer's password in I(writer_secret).
-    type: str
-    default: password
 extends_documentation_fragment:
+  - alertmanagerpp.datastores.drill_writer
   - alertmanagerpp.datastores.sentinel_set
   - alertmanagerpp.datastores.redis_instance
   - alertmanagerpp.datastores.kubernetes_auth
-notes:
-  - I(pod) and I(password) of the instance options are not used; I(statefulset) and I(password_secret) are
-    required. I(user) and I(password_secret) log in to read the servers (an administrator); the writer pod logs in
-    as I(writer_user) and reads its passwords from the Secrets, never from its arguments.
 """
 
 EXAMPLES = r"""
@@ -93,7 +75,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import server_image
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
+    WRITER_ARG_SPEC, login_problem, server_image, writer_login)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.failover_drill import Drill
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
@@ -112,9 +95,7 @@ def drill(module):
     members = from_module(module, connect_api(params))
     run_id = "%d" % time.time()
     report = Drill(members, run_id, server_image(members.read_statefulset(members.statefulset)),
-                   ((params["writer_user"], (params["writer_secret"] or params["statefulset"] + "-auth",
-                                             params["writer_secret_key"])), sentinel_secret(params)),
-                   timeout=params["timeout"]).run(params["variant"])
+                   (writer_login(params), sentinel_secret(params)), timeout=params["timeout"]).run(params["variant"])
     return {"changed": True, "report": report}
 
 
@@ -122,13 +103,10 @@ def main():
     module = AnsibleModule(
         argument_spec=module_argument_spec(
             variant=dict(type="str", choices=["kill", "freeze"], default="kill"),
-            timeout=dict(type="int", default=180), writer_user=dict(type="str", default="app"),
-            writer_secret=dict(type="str", no_log=False),
-            writer_secret_key=dict(type="str", default="password", no_log=False), **SENTINEL_ARG_SPEC),
+            **dict(WRITER_ARG_SPEC, **SENTINEL_ARG_SPEC)),
         mutually_exclusive=INSTANCE_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
-    if not (module.params["statefulset"] and module.params["password_secret"]):
-        module.fail_json(msg="statefulset and password_secret are required: the drill's writer reads the password "
-                             "from the Secret")
+    if login_problem(module.params):
+        module.fail_json(msg=login_problem(module.params))
     run_module(module, lambda: drill(module), "%s/%s" % (module.params["namespace"], module.params["statefulset"]))
 
 
