@@ -12,6 +12,7 @@ own port, and lets the server connect nowhere.
 import base64
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -139,6 +140,22 @@ def test_no_password_is_in_an_environment_an_argument_or_an_object(instance, cor
              if password.encode() in (text if isinstance(text, bytes) else text.encode())]
     assert leaks == []
     assert b"REDIS_PASSWORD" not in seen["redis"] and b"REDISCLI_AUTH" not in seen["redis"]
+
+
+# From the exporter's container: the server's process, then one of the server's password files through
+# /proc/<pid>/root (the pods share their process namespace), then the exporter's own password file.
+REACH_SCRIPT = ('for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = redis-server ] && pid=${p#/proc/}; done; '
+                'echo "pid=$pid"; cat "/proc/$pid/root/etc/redis-auth/admin"; echo "server-file-rc=$?"; '
+                'cat /etc/redis-exporter/password-file.json >/dev/null; echo "own-file-rc=$?"')
+
+
+def test_the_exporter_reads_its_own_password_file_and_none_of_the_servers(instance):
+    configuration, namespace, passwords = instance
+    rc, out, err = run(configuration, namespace, POD, "exporter", ["sh", "-c", REACH_SCRIPT], timeout=30)
+    text = out.decode() + err.decode()
+    assert re.search(r"pid=\d+", text), text  # the server's process is visible: the test means something
+    assert passwords["admin"] not in text and "server-file-rc=1" in text, text
+    assert "own-file-rc=0" in text, text
 
 
 def test_a_password_with_a_trailing_newline_is_refused_before_anything_changes(core, apps, request):

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.tls import generate_ca, generate_leaf
+
 PASSWORD = "unit-test-password"
 
 
@@ -66,4 +68,20 @@ class RedisServer:
 def redis_server(tmp_path):
     server = RedisServer(tmp_path)
     yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """(server, CA file): a server speaking TLS only, its certificate from the collection's own CA code."""
+    ca_key, ca_cert = generate_ca("unit CA", 30)
+    key, cert = generate_leaf(ca_key, ca_cert, "unit", ["localhost"], ["127.0.0.1"], 30)
+    tls_dir = tmp_path / "tls"
+    tls_dir.mkdir()
+    for name, text in (("ca.crt", ca_cert), ("tls.crt", cert), ("tls.key", key)):
+        (tls_dir / name).write_text(text)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = RedisServer(data, tls_dir=str(tls_dir))
+    yield server, str(tls_dir / "ca.crt")
     server.stop()

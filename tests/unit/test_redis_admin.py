@@ -23,7 +23,6 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_ad
     rdb_location,
 )
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.tls import generate_ca, generate_leaf
 from redis_server import PASSWORD, RedisServer
 
 
@@ -160,22 +159,6 @@ def test_a_read_gives_up_after_the_last_attempt(monkeypatch, redis_server):
     with pytest.raises(PodExecError, match="broke off"):
         cli("TIME")
     assert len(fake.calls) == EXEC_ATTEMPTS
-
-
-@pytest.fixture
-def tls_server(tmp_path):
-    """A server speaking TLS only, its certificate from the collection's own CA code."""
-    ca_key, ca_cert = generate_ca("unit CA", 30)
-    key, cert = generate_leaf(ca_key, ca_cert, "unit", ["localhost"], ["127.0.0.1"], 30)
-    tls_dir = tmp_path / "tls"
-    tls_dir.mkdir()
-    for name, text in (("ca.crt", ca_cert), ("tls.crt", cert), ("tls.key", key)):
-        (tls_dir / name).write_text(text)
-    data = tmp_path / "data"
-    data.mkdir()
-    server = RedisServer(data, tls_dir=str(tls_dir))
-    yield server, str(tls_dir / "ca.crt")
-    server.stop()
 
 
 def test_the_cli_speaks_tls_when_the_container_mounts_the_ca(monkeypatch, tls_server):
