@@ -101,9 +101,20 @@ class Resp(object):
         return [self.reply() for dummy in commands]
 
 
-def tls_client(address, ca_text, hostname, port=6379):
+def tls_client(address, ca_text, hostname, port=6379, routing_seconds=30):
+    """A verified TLS connection through a Service's address. Right after a restore or a restart the new pod is
+    Ready before the Service routes to it (endpoints, then the node's proxy rules): a refused connection is tried
+    again for `routing_seconds`, as an application's client does."""
     context = ssl.create_default_context(cadata=ca_text)
-    raw = socket.create_connection((address, port), timeout=20)
+    deadline = time.monotonic() + routing_seconds
+    while True:
+        try:
+            raw = socket.create_connection((address, port), timeout=20)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     return context.wrap_socket(raw, server_hostname=hostname)
 
 
