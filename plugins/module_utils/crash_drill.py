@@ -23,7 +23,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
-    DrillError, Writer, longest_gap, parse_writes, server_pid, signal_process)
+    DrillError, Writer, longest_gap, parse_writes, server_pid, service_address, signal_process)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import (
     first_pod, is_ready, pod_path, read_pod, wait_for)
 
@@ -66,17 +66,10 @@ class CrashDrill(object):
         self.namespace, self.statefulset, self.container, self.flavor, self.port, user, password = server
         self.pod = first_pod(self.statefulset)
         self.admin = (self.pod, self.container, password, user)
-        env = [{"name": "HOST", "value": self.service_address(service)}, {"name": "EXPIRE", "value": str(KEY_TTL_SECONDS)}]
+        env = [{"name": "HOST", "value": service_address(kube, self.namespace, service)},
+               {"name": "EXPIRE", "value": str(KEY_TTL_SECONDS)}]
         self.writer = Writer(kube, self.namespace, "%s-crash-%s" % (self.statefulset, run_id), self.statefulset,
                              "crash-drill", image, self.flavor, self.port, login, env, timeout)
-
-    def service_address(self, service):
-        """The Service's ClusterIP: what the application's connections go through (no cluster DNS needed)."""
-        found = self.kube.get("/api/v1/namespaces/%s/services/%s" % (self.namespace, service))
-        if found is None or found["spec"].get("clusterIP") in (None, "", "None"):
-            raise DrillError("Service %s/%s with a cluster IP not found: the writer writes through it"
-                             % (self.namespace, service))
-        return found["spec"]["clusterIP"]
 
     def read(self):
         return read_pod(self.kube, self.namespace, self.pod) or {}

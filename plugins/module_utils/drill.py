@@ -64,7 +64,22 @@ return #missing .. ' ' .. table.concat(first, ',')
 WRITER_ARG_SPEC = dict(writer_user=dict(type="str", default="app"), writer_secret=dict(type="str", no_log=False),
                        writer_secret_key=dict(type="str", default="password", no_log=False),
                        timeout=dict(type="int", default=180))
+# Pods labelled with it are admitted by the instance's NetworkPolicy as clients (roles/redis, networkpolicy-rules).
+CLIENT_OF_LABEL = "alertmanagerpp.io/client-of"
 WRITER_RESOURCES = {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "64Mi"}}
+
+
+def client_pod(name, instance, component, container, tls_secret, deadline):
+    """A short-lived pod that talks to `instance` as its clients do: labelled so that the instance's NetworkPolicy
+    admits it (CLIENT_OF_LABEL), with the instance's CA mounted when it speaks TLS (`tls_secret`)."""
+    spec = restricted_pod_spec([container], deadline)
+    if tls_secret:
+        container["volumeMounts"] = [{"name": "tls-ca", "mountPath": TLS_CA_FILE.rsplit("/", 1)[0], "readOnly": True}]
+        ca_only = {"secretName": tls_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+        spec["volumes"] = [{"name": "tls-ca", "secret": ca_only}]
+    labels = {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores", "app.kubernetes.io/component": component,
+              "app.kubernetes.io/instance": instance, CLIENT_OF_LABEL: instance}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": spec}
 
 
 class DrillError(DatastoresError):
@@ -119,6 +134,15 @@ def signal_process(kube, namespace, pod, container, pid, name):
         raise DrillError("kill -%s %s in %s failed: %s" % (name, pid, pod, err.decode()[:200]))
 
 
+def service_address(kube, namespace, service):
+    """A Service's ClusterIP: what the application's connections go through (no cluster DNS needed)."""
+    found = kube.get("/api/v1/namespaces/%s/services/%s" % (namespace, service))
+    if found is None or found["spec"].get("clusterIP") in (None, "", "None"):
+        raise DrillError("Service %s/%s with a cluster IP not found: the drill's clients go through it"
+                         % (namespace, service))
+    return found["spec"]["clusterIP"]
+
+
 def writer_login(params):
     """(user, (Secret, key)) the writer logs in with, from a drill module's params."""
     return params["writer_user"], (params["writer_secret"] or params["statefulset"] + "-auth",
@@ -154,15 +178,8 @@ class Writer(object):
             {"name": "CLI", "value": BINARIES[self.flavor]["cli"]}, {"name": "PORT", "value": str(self.port)},
             {"name": "PREFIX", "value": self.prefix}, {"name": "REDIS_USER", "value": user or ""},
             {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}] + self.env
-        spec = restricted_pod_spec([container], self.timeout * 3)
-        if self.image.get("tls_secret"):
-            container["volumeMounts"] = [{"name": "tls-ca", "mountPath": TLS_CA_FILE.rsplit("/", 1)[0],
-                                          "readOnly": True}]
-            ca_only = {"secretName": self.image["tls_secret"], "items": [{"key": "ca.crt", "path": "ca.crt"}]}
-            spec["volumes"] = [{"name": "tls-ca", "secret": ca_only}]
-        labels = {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores",
-                  "app.kubernetes.io/component": self.component, "app.kubernetes.io/instance": self.instance}
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.name, "labels": labels}, "spec": spec}
+        return client_pod(self.name, self.instance, self.component, container, self.image.get("tls_secret"),
+                          self.timeout * 3)
 
     def start(self):
         self.kube.request("POST", pod_path(self.namespace), self.manifest())

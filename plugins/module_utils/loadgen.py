@@ -25,6 +25,7 @@ __metaclass__ = type
 import argparse
 import heapq
 import json
+import math
 import os
 import random
 import selectors
@@ -59,6 +60,12 @@ def split_replies(buffer):
         replies.append((line[:1] == b"-", line))
         position = following
     return replies, buffer[position:]
+
+
+def whole_milliseconds(seconds):
+    """`seconds` rounded down to whole milliseconds, at least 0: epoll waits in milliseconds and rounds up, which
+    would make each send up to a millisecond late; below one it polls instead."""
+    return max(0.0, math.floor(seconds * MS) / MS)
 
 
 def percentile(values, fraction):
@@ -131,17 +138,21 @@ class Load(object):
     """`rate` requests per second over `connections` connections for `seconds`: GET with `get_ratio`, else SET of
     a `value_size`-byte value, on `keys` keys."""
 
-    def __init__(self, rate, connections, seconds, get_ratio=0.8, value_size=256, keys=100000, seed=None):
+    def __init__(self, rate, connections, seconds, get_ratio=0.8, value_size=256, keys=100000, seed=None,
+                 prefix="loadgen:", expire=0):
         self.rate, self.connections, self.seconds = rate, connections, seconds
         self.get_ratio, self.keys = get_ratio, keys
         self.value = b"v" * value_size
         self.random = random.Random(seed)
+        self.prefix = prefix.encode("utf-8")
+        self.expire = [b"EX", str(expire).encode()] if expire else []
 
     def request(self):
-        key = b"loadgen:%d" % self.random.randrange(self.keys)
+        # Numbered as redis-benchmark's __rand_int__ is: the open loop reads what a saturation run wrote.
+        key = self.prefix + b"%012d" % self.random.randrange(self.keys)
         if self.random.random() < self.get_ratio:
             return "GET", resp_command(b"GET", key)
-        return "SET", resp_command(b"SET", key, self.value)
+        return "SET", resp_command(b"SET", key, self.value, *self.expire)
 
     def schedule(self, start):
         """A heap of (first due time, connection index), each connection with its own phase."""
@@ -173,7 +184,7 @@ class Load(object):
                     heapq.heappush(heap, (due + interval, index))
             if not heap and now > until + 30:
                 break  # replies that never come: counted as missing below
-            timeout = max(0.0, heap[0][0] - time.monotonic()) if heap else 1.0
+            timeout = whole_milliseconds(heap[0][0] - time.monotonic()) if heap else 1.0
             for key, dummy in selector.select(timeout):
                 connection = connections[key.data]
                 received = time.monotonic()
@@ -213,13 +224,15 @@ def main(argv=None):
     parser.add_argument("--get-ratio", type=float, default=0.8)
     parser.add_argument("--value-size", type=int, default=256)
     parser.add_argument("--keys", type=int, default=100000)
+    parser.add_argument("--prefix", default="loadgen:", help="of every key")
+    parser.add_argument("--expire", type=int, default=0, help="seconds: SET gives every key this TTL")
     parser.add_argument("--cacert", default="", help="speak TLS, verifying the server against this CA")
     options = parser.parse_args(argv)
     password = os.environ.get("REDISCLI_AUTH", "")
     login = [options.user, password] if options.user else ([password] if password else [])
     tls = tls_context(options.cacert) if options.cacert else None
     load = Load(options.rate, options.connections, options.seconds, options.get_ratio, options.value_size,
-                options.keys)
+                options.keys, prefix=options.prefix, expire=options.expire)
     report = load.run(lambda: Connection((options.host, options.port), tls, login))
     sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
 

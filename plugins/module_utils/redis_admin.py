@@ -22,8 +22,10 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.exec_ses
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 
 BINARIES = {
-    "redis": {"cli": "redis-cli", "check_rdb": "redis-check-rdb", "server": "redis-server"},
-    "valkey": {"cli": "valkey-cli", "check_rdb": "valkey-check-rdb", "server": "valkey-server"},
+    "redis": {"cli": "redis-cli", "check_rdb": "redis-check-rdb", "server": "redis-server",
+              "benchmark": "redis-benchmark"},
+    "valkey": {"cli": "valkey-cli", "check_rdb": "valkey-check-rdb", "server": "valkey-server",
+               "benchmark": "valkey-benchmark"},
 }
 
 

@@ -26,6 +26,7 @@ usage() {
 cmd_up() {
   require_root
   if cluster_healthy; then
+    build_images  # a recipe that changed since the cluster came up
     ensure_images_imported
     log "cluster already up; kubeconfig: ${AMP_KUBECONFIG}"
     return 0

@@ -14,6 +14,7 @@ IMAGE_RECIPES=(
   "${IMAGE_PREFIX}/valkey:8-trixie|trixie|valkey-server,valkey-tools|[\"valkey-server\"]|"
   "${IMAGE_PREFIX}/redis-exporter:1.45-bookworm|bookworm|prometheus-redis-exporter|[\"/usr/bin/prometheus-redis-exporter\"]|65534"
   "${IMAGE_PREFIX}/busybox:1.35|busybox|-|[\"/bin/sh\"]|"
+  "${IMAGE_PREFIX}/python:3.11-bookworm|bookworm|python3|[\"python3\"]|65534"
   "${PAUSE_IMAGE}|pause|-|[\"/pause\"]|65535"
 )
 

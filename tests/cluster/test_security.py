@@ -207,6 +207,7 @@ def test_what_scripts_and_transactions_wrote_survives_a_restart(instance, core):
 PORTS = (6379, 9121, 26379)
 CLIENT = {"app.kubernetes.io/part-of": "alertmanagerpp"}
 PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+TOOL = {"alertmanagerpp.io/client-of": NAME}
 
 
 def admitted_ports(api_client, source, target):
@@ -223,12 +224,15 @@ def test_the_default_network_policy_admits_clients_and_prometheus_each_to_its_po
     image = apps.read_namespaced_stateful_set(NAME, namespace).spec.template.spec.containers[0].image
     pods = dict(((where, role), start_idle_pod(core, where, role, labels, image))
                 for where in (namespace, other)
-                for role, labels in (("client", CLIENT), ("prometheus", PROMETHEUS), ("stranger", {"x": "y"})))
+                for role, labels in (("client", CLIENT), ("prometheus", PROMETHEUS), ("stranger", {"x": "y"}),
+                                     ("tool", TOOL)))
     server = Pod(namespace, POD)
     assert Policies(api_client).selected_pods(namespace, NAME) == {POD}
-    expected = {"client": {6379}, "prometheus": {9121}, "stranger": set()}
+    expected = {"client": {6379}, "prometheus": {9121}, "stranger": set(), "tool": {6379}}
     for (where, role), pod in pods.items():
-        assert admitted_ports(api_client, pod, server) == expected[role], pod
+        # The collection's own clients (drill writers, load generators) live in the instance's namespace.
+        wanted = set() if (role == "tool" and where == other) else expected[role]
+        assert admitted_ports(api_client, pod, server) == wanted, pod
         assert admitted_ports(api_client, server, pod) == set(), pod
 
     # Clients chosen by namespace too: the instance's own namespace is not labelled.

@@ -181,6 +181,7 @@ def test_the_network_policies_let_the_set_talk_within_itself_and_clients_reach_b
     image = apps.read_namespaced_stateful_set(NAME, namespace).spec.template.spec.containers[0].image
     client = start_idle_pod(core, namespace, "client", {"app.kubernetes.io/part-of": "alertmanagerpp"}, image)
     stranger = start_idle_pod(core, namespace, "stranger", {}, image)
+    writer = start_idle_pod(core, namespace, "drill-writer", {"alertmanagerpp.io/client-of": NAME}, image)
     policies = Policies(api_client)
     servers = [Pod(namespace, "%s-%d" % (NAME, i)) for i in range(3)]
     sentinels = [Pod(namespace, "%s-sentinel-%d" % (NAME, i)) for i in range(3)]
@@ -198,6 +199,7 @@ def test_the_network_policies_let_the_set_talk_within_itself_and_clients_reach_b
             assert admitted(member, peer) == {26379}, (member, peer)
         assert admitted(member, client) == set() and admitted(member, stranger) == set(), member
     assert admitted(client, servers[1]) == {6379} and admitted(client, sentinels[2]) == {26379}
+    assert admitted(writer, servers[2]) == {6379} and admitted(writer, sentinels[1]) == {26379}
     assert admitted(stranger, servers[0]) == set() and admitted(stranger, sentinels[0]) == set()
 
 

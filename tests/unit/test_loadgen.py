@@ -56,7 +56,7 @@ def test_the_rate_asked_is_the_rate_sent_and_every_reply_is_counted(redis_server
 
 
 def test_error_replies_are_counted_not_fatal(redis_server):
-    redis_server.cli("RPUSH", "loadgen:0", "x")  # GET on a list: WRONGTYPE; SET replaces it
+    redis_server.cli("RPUSH", "loadgen:000000000000", "x")  # GET on a list: WRONGTYPE; SET replaces it
     report = run(redis_server, 200, 5, 1, keys=1)
     commands = report["commands"]
     assert commands["GET"]["errors"] > 0 and commands["SET"]["errors"] == 0 and report["missing_replies"] == 0
