@@ -132,9 +132,10 @@ report:
         returned: always}
     aof_cpu_points: {description: Server CPU with AOF minus without (percent of a core), type: float,
         returned: when compare_aof}
-    missed: {description: The targets missed, one line each, type: list, elements: str, returned: always}
+    missed: {description: "The targets missed, one line each", type: list, elements: str, returned: always}
     warnings: {description: Where the generator itself limited the measurement, type: list, elements: str,
         returned: always}
+    summary: {description: The report in a few lines, type: list, elements: str, returned: always}
 """
 
 import time

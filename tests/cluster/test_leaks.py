@@ -1,7 +1,7 @@
 """No secret value anywhere an operator or a log collector looks (docs/security.md).
 
 Every playbook runs at -vvv against one instance: deploy, an unchanged deploy
-with --check --diff, backup, backup_list, monitor, crash_drill, restore, rotate_credentials,
+with --check --diff, backup, backup_list, monitor, crash_drill, load_test, restore, rotate_credentials,
 rbac, lite and back. Their output, every object of the namespace (ConfigMaps,
 StatefulSets, pods, Services, events, ...), the arguments and environments of
 the pods' processes and the backup's files on the controller are searched for
@@ -23,6 +23,7 @@ from kubernetes import client
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 
+from test_load_test import SHORT_LOAD
 from test_security import PROCESS_SCAN
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,7 +31,6 @@ NAME = "alertmanagerpp-redis"
 # With TLS: the certificate's key joins the secrets searched for, and every playbook runs over TLS.
 SMALL = '{"redis_resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}, ' \
         '"redis_maxmemory": "64mb", "redis_tls_enabled": true}'
-
 
 def playbook(namespace, backup_dir, name, *args):
     command = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-vvv", "playbooks/%s.yml" % name,
@@ -95,6 +95,7 @@ def test_no_playbook_at_vvv_nor_any_object_process_or_backup_file_shows_a_secret
     outputs["backup_list"] = playbook(namespace, backup_dir, "backup_list")
     outputs["monitor"] = playbook(namespace, backup_dir, "monitor")
     outputs["crash_drill"] = playbook(namespace, backup_dir, "crash_drill", "-e", "confirm=yes", "-e", "variants=kill")
+    outputs["load_test"] = playbook(namespace, backup_dir, "load_test", "-e", "confirm=yes", "-e", SHORT_LOAD)
     outputs["restore"] = playbook(namespace, backup_dir, "restore", "-e", "backup=" + backup, "-e", "confirm=yes")
     outputs["rotate_credentials --diff"] = playbook(namespace, backup_dir, "rotate_credentials", "--diff",
                                                     "-e", "redis_credentials_rotation=leak-scan")

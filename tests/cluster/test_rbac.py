@@ -20,6 +20,8 @@ import pytest
 import yaml
 from kubernetes import client
 
+from test_load_test import SHORT_LOAD
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ADMIN_KUBECONFIG = (os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG")
                     or os.path.expanduser("~/.cache/alertmanagerpp-datastores/kubeconfig"))
@@ -118,6 +120,7 @@ def test_every_playbook_runs_with_exactly_the_granted_permissions(granted):
     backup = re.search(r"Backup (\S+) from", run_as_account(granted, "backup")).group(1)
     run_as_account(granted, "monitor")
     run_as_account(granted, "crash_drill", "-e", "confirm=yes", "-e", "variants=delete")
+    run_as_account(granted, "load_test", "-e", "confirm=yes", "-e", SHORT_LOAD)
     run_as_account(granted, "restore", "-e", "backup=" + backup, "-e", "confirm=yes", "-e", CLIENTS)
     run_as_account(granted, "rotate_credentials", "-e", CONSUMERS)
     assert changed(run_as_account(granted, "rotate_credentials", "-e", CONSUMERS)) == 0

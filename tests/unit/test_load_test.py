@@ -90,14 +90,14 @@ def run_report(get_p95, set_p95=1.0, connect_p95=2.0, errors=0, cpu=30.0, lag=0.
                "errors": errors}
     return {"rate_asked": 10000, "connections": 500, "ops_per_second": ops, "missing_replies": 0,
             "commands": {"GET": command, "SET": dict(command, p95_ms=set_p95, errors=0)},
-            "connect": {"p95_ms": connect_p95}, "send_lag": {"p95_ms": lag}, "server": {"cpu_percent": cpu,
-                                                                                      "throttled_seconds": 0}}
+            "connect": {"p95_ms": connect_p95}, "send_lag": {"p95_ms": lag},
+            "server": {"cpu_percent": cpu, "throttled_seconds": 0}}
 
 
 def report(**runs):
+    commands = {"SET": {"ops_per_second": 30000.0, "p95_ms": 50}, "GET": {"ops_per_second": 35000.0, "p95_ms": 40}}
     saturation = {"tool": "redis-benchmark", "server": {"cpu_percent": 99, "throttled_seconds": 0},
-                  "commands": {"SET": {"ops_per_second": 30000.0, "p95_ms": 50}, "GET": {"ops_per_second": 35000.0,
-                                                                                        "p95_ms": 40}}}
+                  "commands": commands}
     base = {"saturation": saturation, "through_service": run_report(0.5), "at_pod": run_report(0.45),
             "load": {"connections": 500}}
     base.update(runs)
