@@ -11,6 +11,11 @@ moment of the machine does not land on one configuration only):
   cpu-limit  the collection's configuration with a CPU limit of 500m (the
              default before this benchmark chose none)
 
+Then, with FILL_KEYS keys of 200 bytes in tuned and cpu-limit, one more load
+test of each while BGSAVE runs back to back (what a backup does: the forked
+child compresses the dataset in the server's own cgroup, so under a CPU
+limit it takes the main thread's quota).
+
 Each load test: redis-benchmark at saturation (CONNECTIONS connections),
 then the open-loop generator at RATE requests/s over CONNECTIONS connections
 (80 % GET, 256-byte values) through the client Service and directly at the
@@ -22,6 +27,7 @@ Service; Service/direct p95 <= 1.2.
 Run: .venv/bin/python bench/bench_load.py [ROUNDS [SECONDS]]   (defaults 3 20)
 """
 
+import base64
 import json
 import os
 import pathlib
@@ -29,12 +35,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "collections"))
 
-from benchlib import ENV, PLAYBOOK, ROOT, kubectl  # noqa: E402
+from benchlib import ENV, KUBECONFIG, PLAYBOOK, ROOT, kubectl  # noqa: E402
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import (  # noqa: E402
+    kube_configuration)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli  # noqa: E402
 
 CONNECTIONS, RATE = 500, 10000
+FILL_KEYS = 600000
+FILL_LUA = "for i = ARGV[1], ARGV[2] do redis.call('SET', 'fill:' .. i, string.rep('x', 200)) end return 1"
 RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
 SERVER_DEFAULTS = {"redis_appendonly": False, "redis_lazyfree": False, "redis_latency_monitor_threshold": 0,
                    "redis_maxmemory_policy": "noeviction", "redis_save": ["3600 1", "300 100", "60 10000"]}
@@ -73,6 +87,43 @@ def load(namespace, name, seconds, directory):
     return found
 
 
+def admin(namespace, name):
+    secret = json.loads(kubectl("get", "secret", "-n", namespace, "bench-%s-users" % name, "-o", "json"))
+    password = base64.b64decode(secret["data"]["admin"]).decode()
+    configuration = kube_configuration({"kubeconfig": KUBECONFIG})
+    return pod_cli(configuration, namespace, "bench-%s-0" % name, "redis", password, timeout=300, user="admin")
+
+
+def fill(cli):
+    for start in range(1, FILL_KEYS + 1, 100000):
+        cli("EVAL", FILL_LUA, "0", str(start), str(min(start + 99999, FILL_KEYS)))
+
+
+def saving_back_to_back(cli, stop):
+    """BGSAVE again as soon as the last one ended, until `stop` is set; the number of saves."""
+    saves = 0
+    while not stop.is_set():
+        if "rdb_bgsave_in_progress:1" not in cli("INFO", "persistence"):
+            cli("BGSAVE")
+            saves += 1
+        time.sleep(0.2)
+    return saves
+
+
+def load_while_saving(namespace, name, seconds, directory):
+    cli = admin(namespace, name)
+    stop, saves = threading.Event(), []
+    saver = threading.Thread(target=lambda: saves.append(saving_back_to_back(cli, stop)))
+    saver.start()
+    try:
+        found = numbers(load(namespace, name, seconds, directory))
+    finally:
+        stop.set()
+        saver.join()
+    found["saves"] = saves[0] if saves else 0
+    return found
+
+
 def numbers(report):
     service, direct = report["through_service"], report["at_pod"]
     return {"saturation_set": report["saturation"]["commands"]["SET"]["ops_per_second"],
@@ -106,9 +157,21 @@ def main():
                 for name in order:
                     measured[name].append(numbers(load(namespace, name, seconds, directory)))
                     print("round %d %-9s %s" % (index + 1, name, json.dumps(measured[name][-1])), flush=True)
+            saving = {}
+            for name in ("tuned", "cpu-limit"):
+                fill(admin(namespace, name))
+                saving[name] = load_while_saving(namespace, name, seconds, directory)
+                print("saving    %-9s %s" % (name, json.dumps(saving[name])), flush=True)
     finally:
         kubectl("delete", "namespace", namespace, "--wait=false")
     report(measured, rounds, seconds)
+    print("while BGSAVE runs back to back (%d keys of 200 bytes): GET p95 %s ms with the CPU limit, %s without "
+          "(%.2f); p99 %s / %s (%.2f); throttled %s s / %s s; saves %d / %d"
+          % (FILL_KEYS, saving["cpu-limit"]["get_p95"], saving["tuned"]["get_p95"],
+             saving["cpu-limit"]["get_p95"] / saving["tuned"]["get_p95"], saving["cpu-limit"]["get_p99"],
+             saving["tuned"]["get_p99"], saving["cpu-limit"]["get_p99"] / saving["tuned"]["get_p99"],
+             saving["cpu-limit"]["throttled_s"], saving["tuned"]["throttled_s"], saving["cpu-limit"]["saves"],
+             saving["tuned"]["saves"]))
 
 
 def report(measured, rounds, seconds):
@@ -119,7 +182,7 @@ def report(measured, rounds, seconds):
           % (rounds, RATE, CONNECTIONS, seconds))
     print("%-16s" % "" + "".join("%12s" % name for name in INSTANCES))
     for key in keys:
-        print("%-16s" % key + "".join("%12s" % median(measured[name], key) for name in INSTANCES))
+        print("%-16s" % key + "".join("%12s" % round(median(measured[name], key), 3) for name in INSTANCES))
     tuned, defaults, limited = (measured[name] for name in INSTANCES)
     print("\nService/direct GET p95 (tuned): %.2f   SET p95: %.2f   (goal <= 1.2)"
           % (median(tuned, "get_p95") / median(tuned, "direct_get_p95"),

@@ -360,5 +360,7 @@ class LoadTest(object):
         report["missed"] = missed_targets(report, targets)
         report["warnings"] = [w for name in ("through_service", "at_pod", "without_aof") if report.get(name)
                               for w in generator_warnings(name, report[name])]
+        if "without_aof" in report and not report["without_aof"]:
+            report["warnings"].append("compare_aof: the instance runs without AOF; nothing to compare")
         report["summary"] = summary_lines(report)
         return report

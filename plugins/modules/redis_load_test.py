@@ -160,6 +160,11 @@ def input_problem(params):
     unknown = sorted(set(params["targets"]) - set(TARGETS))
     if unknown:
         return "unknown targets %s: the targets are %s" % (", ".join(unknown), ", ".join(sorted(TARGETS)))
+    for name, value in params["targets"].items():
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return "target %s must be a number, not %r" % (name, value)
     for name in ("connections", "rate", "seconds", "requests", "value_size", "keys"):
         if params[name] < 1:
             return "%s must be at least 1, not %s" % (name, params[name])
@@ -179,7 +184,8 @@ def load_test(module):
     statefulset = kube.request("GET", "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (namespace, name))
     if not (is_test_target(statefulset) or params["confirmed"]):
         raise LoadTestError("%s/%s is not marked as a test target (annotation %s=true, redis_test_target of the "
-                            "redis role): a load test slows its clients down; confirm to run it anyway"
+                            "redis role): a load test slows its clients down; confirm to run it anyway (playbooks/load_test.yml "
+                            "-e confirm=yes)"
                             % (namespace, name, TEST_TARGET_ANNOTATION))
     if module.check_mode:
         return {"changed": False, "msg": "check mode: no load run"}
@@ -190,8 +196,9 @@ def load_test(module):
     images = {"server": server_image(statefulset, params["container"]),
               "python": {"image": params["generator_image"], "pull_policy": params["generator_image_pull_policy"]}}
     load = dict((option, params[option]) for option in LOAD_OPTIONS)
+    targets = dict((target, float(value)) for target, value in params["targets"].items())
     report = LoadTest(kube, server, params["service"] or name, images, load, "%d" % time.time(),
-                      timeout=params["timeout"]).run(params["compare_aof"], params["targets"])
+                      timeout=params["timeout"]).run(params["compare_aof"], targets)
     return {"changed": True, "report": report}
 
 

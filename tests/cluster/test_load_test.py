@@ -12,8 +12,11 @@ and the application's keys are untouched.
 import base64
 import json
 import os
+import signal
+import subprocess
+import time
 
-from runner import playbook
+from runner import PLAYBOOK, ROOT, playbook
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
@@ -96,3 +99,35 @@ def test_a_load_user_a_killed_run_left_behind_is_removed_by_the_next_run(core, n
     cli("ACL", "SETUSER", "loadtest-1", "on", "nopass", "~loadtest:1:*", "+get")
     playbook("load_test", variables(namespace, redis_drill_load_targets=LOOSE_TARGETS, **SMALL_LOAD))
     assert load_users(cli) == []
+
+
+def test_ctrl_c_in_the_run_without_aof_leaves_no_user_no_pod_and_aof_on(core, namespace, tmp_path):
+    playbook("deploy", variables(namespace, redis_test_target=True))
+    cli = admin_cli(core, namespace)
+    load = dict(SMALL_LOAD, redis_drill_load_seconds=20, redis_drill_load_targets=LOOSE_TARGETS)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    with open(tmp_path / "load.log", "w+") as log:
+        process = subprocess.Popen([PLAYBOOK, "playbooks/load_test.yml", "-e", json.dumps(variables(namespace, **load)),
+                                    "-e", "compare_aof=yes"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env=env)
+        try:
+            deadline = time.monotonic() + 300
+            while not [p for p in generator_pods(core, namespace) if p.metadata.name.endswith("-no-aof")]:
+                assert process.poll() is None and time.monotonic() < deadline, "no run without AOF began"
+                time.sleep(0.5)
+            assert cli("CONFIG", "GET", "appendonly").split()[-1] == "no"
+            os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+            process.wait(120)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def restored():
+        return (generator_pods(core, namespace) == [] and load_users(cli) == []
+                and cli("CONFIG", "GET", "appendonly").split()[-1] == "yes")
+    deadline = time.monotonic() + 180
+    while not restored():
+        assert time.monotonic() < deadline, (generator_pods(core, namespace), load_users(cli),
+                                             cli("CONFIG", "GET", "appendonly"))
+        time.sleep(1)
+    assert "aof_rewrite_in_progress:0" in cli("INFO", "persistence")

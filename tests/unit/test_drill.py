@@ -1,12 +1,13 @@
 """The drills' bookkeeping: the writer's log, the longest pause, the missing-key count on a real server."""
 
 import os
+import pathlib
 import subprocess
 
 from redis_server import PASSWORD
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
-    MISSING_LUA, longest_gap, parse_writes)
+    CLIENT_OF_LABEL, MISSING_LUA, Writer, longest_gap, parse_writes)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.crash_drill import (
     lost_write_seconds, missed_targets, restarts)
 
@@ -82,3 +83,14 @@ def test_a_crash_report_names_each_target_it_misses():
         "kill: 3 acknowledged writes lost, 1.500 s of writing (target 1 s)"]
     assert missed_targets(report(lost_writes=1), 30, 0) == [
         "kill: 1 acknowledged writes lost, 0.000 s of writing (target 0 s)"]
+
+
+def test_the_writer_pod_carries_the_label_the_network_policy_admits():
+    image = {"image": "redis", "pull_policy": "Never", "resources": {}, "tls_secret": "x-tls"}
+    writer = Writer(None, "ns", "x-crash-1", "x", "crash-drill", image, "redis", 6379, ("app", ("x-auth", "password")),
+                    [], 60)
+    pod = writer.manifest()
+    assert pod["metadata"]["labels"][CLIENT_OF_LABEL] == "x"
+    assert pod["spec"]["volumes"][0]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]  # the CA only
+    rules = pathlib.Path(__file__).resolve().parents[2] / "roles/redis/templates/networkpolicy-rules.yml.j2"
+    assert "{'%s': redis_name}" % CLIENT_OF_LABEL in rules.read_text()
