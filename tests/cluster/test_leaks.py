@@ -32,6 +32,7 @@ NAME = "alertmanagerpp-redis"
 SMALL = '{"redis_resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}, ' \
         '"redis_maxmemory": "64mb", "redis_tls_enabled": true}'
 
+
 def playbook(namespace, backup_dir, name, *args):
     command = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-vvv", "playbooks/%s.yml" % name,
                "-e", "redis_namespace=" + namespace, "-e", "redis_backup_dir=" + backup_dir, "-e", SMALL] + list(args)

@@ -104,10 +104,12 @@ def test_a_load_user_a_killed_run_left_behind_is_removed_by_the_next_run(core, n
 def test_ctrl_c_in_the_run_without_aof_leaves_no_user_no_pod_and_aof_on(core, namespace, tmp_path):
     playbook("deploy", variables(namespace, redis_test_target=True))
     cli = admin_cli(core, namespace)
-    load = dict(SMALL_LOAD, redis_drill_load_seconds=20, redis_drill_load_targets=LOOSE_TARGETS)
+    extra = variables(namespace)
+    extra.update(SMALL_LOAD)
+    extra.update({"redis_drill_load_seconds": 20, "redis_drill_load_targets": LOOSE_TARGETS})
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     with open(tmp_path / "load.log", "w+") as log:
-        process = subprocess.Popen([PLAYBOOK, "playbooks/load_test.yml", "-e", json.dumps(variables(namespace, **load)),
+        process = subprocess.Popen([PLAYBOOK, "playbooks/load_test.yml", "-e", json.dumps(extra),
                                     "-e", "compare_aof=yes"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, env=env)
         try:
