@@ -131,3 +131,10 @@ def test_each_target_missed_is_named():
 def test_a_generator_that_lagged_or_fell_short_is_a_warning_not_a_pass_of_the_server():
     found = verdict(report(at_pod=run_report(0.45, lag=0.4, ops=8000.0)))
     assert len(found["warnings"]) == 2 and all(w.startswith("at_pod:") for w in found["warnings"])
+
+
+def test_a_mix_of_gets_only_is_not_judged_on_sets():
+    only_gets = run_report(0.5)
+    only_gets["commands"]["SET"] = {"count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None,
+                                    "errors": 0}
+    assert verdict(report(through_service=only_gets))["missed"] == []
