@@ -12,20 +12,22 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sizes im
 )
 
 
-def _claim_templates(sts):
+def claim_templates(sts):
+    """{name: spec} of a StatefulSet's (a dict's) volume claim templates."""
     return {
         (t.get("metadata") or {}).get("name"): t.get("spec") or {}
         for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or []
     }
 
 
-def _requested_storage(claim_spec):
+def requested_storage(claim_spec):
+    """The storage a PersistentVolumeClaim spec (or a claim template's) requests, None if it names none."""
     return ((claim_spec.get("resources") or {}).get("requests") or {}).get("storage")
 
 
 def _claim_changes(name, live, wanted, growth_allowed):
     changes = []
-    live_size, wanted_size = _requested_storage(live), _requested_storage(wanted)
+    live_size, wanted_size = requested_storage(live), requested_storage(wanted)
     if live_size and wanted_size and k8s_quantity_bytes(live_size) > k8s_quantity_bytes(wanted_size):
         changes.append("volume claim %r storage: %s -> %s (a volume cannot shrink)" % (name, live_size, wanted_size))
     elif live_size and wanted_size and k8s_quantity_bytes(live_size) < k8s_quantity_bytes(wanted_size) \
@@ -44,10 +46,10 @@ def storage_growth(live, wanted):
     """{claim template: (live size, wanted size)} of the volume claims that grow from live to wanted."""
     if not live:
         return {}
-    live_claims, wanted_claims = _claim_templates(live), _claim_templates(wanted)
+    live_claims, wanted_claims = claim_templates(live), claim_templates(wanted)
     growth = {}
     for name in sorted(set(live_claims) & set(wanted_claims)):
-        live_size, wanted_size = _requested_storage(live_claims[name]), _requested_storage(wanted_claims[name])
+        live_size, wanted_size = requested_storage(live_claims[name]), requested_storage(wanted_claims[name])
         if live_size and wanted_size and k8s_quantity_bytes(live_size) < k8s_quantity_bytes(wanted_size):
             growth[name] = (live_size, wanted_size)
     return growth
@@ -72,7 +74,7 @@ def immutable_changes(live, wanted, growth_allowed=False):
     wanted_selector = (wanted_spec.get("selector") or {}).get("matchLabels")
     if live_selector != wanted_selector:
         changes.append("selector: %s -> %s" % (live_selector, wanted_selector))
-    live_claims, wanted_claims = _claim_templates(live), _claim_templates(wanted)
+    live_claims, wanted_claims = claim_templates(live), claim_templates(wanted)
     if sorted(live_claims) != sorted(wanted_claims):
         changes.append("volumeClaimTemplates: %s -> %s" % (sorted(live_claims), sorted(wanted_claims)))
     for name in sorted(set(live_claims) & set(wanted_claims)):

@@ -22,6 +22,8 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors i
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_names, wait_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sizes import k8s_quantity_bytes
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.statefulset import (
+    claim_templates, requested_storage)
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 # ext4/xfs keep some of a volume for themselves: a filesystem this close to the claim has grown.
@@ -37,7 +39,7 @@ def claim_names(template, statefulset, replicas):
 
 
 def requested(claim):
-    return claim["spec"]["resources"]["requests"]["storage"]
+    return requested_storage(claim["spec"])
 
 
 def capacity(claim):
@@ -126,10 +128,8 @@ class Volumes(object):
         return steps
 
     def template_size(self, sts):
-        for template in sts["spec"].get("volumeClaimTemplates") or []:
-            if template["metadata"]["name"] == self.template:
-                return k8s_quantity_bytes(requested(template))
-        return 0
+        size = requested_storage(claim_templates(sts).get(self.template, {}))
+        return k8s_quantity_bytes(size) if size else 0
 
     def wait(self, pods_container, mount):
         """Wait until every claim's capacity and the filesystem in its pod show the new size; (claim, size) each."""

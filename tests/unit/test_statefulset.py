@@ -4,6 +4,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.stateful
     immutable_changes,
     storage_growth,
 )
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.volume_expansion import Volumes
 
 BASE = {
     "spec": {
@@ -96,3 +97,10 @@ def test_claim_template_renamed_is_reported():
     wanted = copy.deepcopy(BASE)
     wanted["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] = "redis-data"
     assert immutable_changes(BASE, wanted) == ["volumeClaimTemplates: ['data'] -> ['redis-data']"]
+
+
+def test_the_expansion_reads_the_template_size_as_the_comparison_does():
+    volumes = Volumes(None, "ns", "r", "data", "10Gi")
+    assert volumes.template_size(BASE) == 5 * 1024 ** 3
+    assert Volumes(None, "ns", "r", "other", "10Gi").template_size(BASE) == 0
+    assert volumes.template_size({"spec": {}}) == 0
