@@ -31,6 +31,7 @@ import json
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import loadgen
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
     DrillError, client_pod, service_address)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.helper_pod import restricted_container
@@ -62,6 +63,52 @@ TARGETS = {"get_p95_ms": 1.0, "set_p95_ms": 2.0, "connect_p95_ms": 10.0, "ops_pe
 
 class LoadTestError(DrillError):
     """A load test could not run."""
+
+
+class Claim(object):
+    """One load test at a time per instance: a ConfigMap `<statefulset>-load-test` naming the run and when it
+    will be over at the latest. Creating it is atomic; a second run finds it and is refused until that time has
+    passed (a run killed before it could remove its claim)."""
+
+    def __init__(self, kube, namespace, statefulset, run_id, seconds, clock=time.time):
+        self.kube, self.namespace, self.run_id, self.seconds, self.clock = kube, namespace, run_id, seconds, clock
+        self.name = statefulset + "-load-test"
+        self.labels = {"app.kubernetes.io/managed-by": "alertmanagerpp.datastores",
+                       "app.kubernetes.io/component": "load-test", "app.kubernetes.io/instance": statefulset}
+
+    def path(self, name=""):
+        return "/api/v1/namespaces/%s/configmaps/%s" % (self.namespace, name)
+
+    def take(self):
+        until = int(self.clock() + self.seconds)
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"run": self.run_id, "until": str(until)},
+                "metadata": {"name": self.name, "labels": self.labels}}
+        try:
+            self.kube.request("POST", self.path(), body)
+            return
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        held = self.kube.get(self.path(self.name)) or {"data": {"until": "0"}, "metadata": {}}
+        if int(held["data"].get("until", "0")) > self.clock():
+            raise LoadTestError("another load test (run %s) is running on this instance until %s at the latest "
+                                "(ConfigMap %s/%s): one at a time"
+                                % (held["data"].get("run"), time.strftime("%H:%M:%S UTC", time.gmtime(
+                                    int(held["data"]["until"]))), self.namespace, self.name))
+        # Its run is over without having removed it: take it over, unless a third run was quicker (the
+        # resourceVersion makes the patch conditional).
+        patch = {"metadata": {"resourceVersion": held["metadata"].get("resourceVersion")}, "data": body["data"]}
+        try:
+            self.kube.request("PATCH", self.path(self.name), patch, content_type="application/merge-patch+json")
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                raise LoadTestError("another load test took the claim %s/%s first" % (self.namespace, self.name))
+            raise
+
+    def release(self):
+        held = self.kube.get(self.path(self.name))
+        if held and held.get("data", {}).get("run") == self.run_id:
+            self.kube.request("DELETE", self.path(self.name))
 
 
 def load_user_rules(prefix):
@@ -338,6 +385,19 @@ class LoadTest(object):
                                 % (self.namespace, self.pod))
         through_service = service_address(self.kube, self.namespace, self.service)
         at_pod = pod["status"]["podIP"]
+        claim = Claim(self.kube, self.namespace, self.statefulset, self.run_id, self.longest_seconds(compare_aof))
+        claim.take()
+        try:
+            return self.claimed(through_service, at_pod, compare_aof, targets)
+        finally:
+            claim.release()
+
+    def longest_seconds(self, compare_aof):
+        """How long a run can take at most: its generators' deadlines and the waits around them."""
+        runs = 3 if compare_aof else 2
+        return self.timeout * 2 + runs * (self.load["seconds"] + self.timeout) + 4 * (self.timeout + 60)
+
+    def claimed(self, through_service, at_pod, compare_aof, targets):
         self.add_user()
         try:
             report = {"run": self.run_id, "pod": self.pod, "user": self.user, "key_prefix": self.prefix,

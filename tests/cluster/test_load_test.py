@@ -51,6 +51,10 @@ def generator_pods(core, namespace):
     return core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=load-test").items
 
 
+def claims(core, namespace):
+    return core.list_namespaced_config_map(namespace, label_selector="app.kubernetes.io/component=load-test").items
+
+
 def load_users(cli):
     return [user for user in cli("ACL", "USERS").split() if user.startswith("loadtest-")]
 
@@ -87,18 +91,30 @@ def test_a_test_target_is_loaded_and_left_as_it_was(core, namespace, tmp_path):
     assert report["missed"][0].startswith("GET p95") and report["summary"][-1].startswith("Targets: MISSED")
 
     assert generator_pods(core, namespace) == [] and load_users(cli) == load_users_before == []
+    assert claims(core, namespace) == []
     assert cli("CONFIG", "GET", "appendonly").split()[-1] == "yes"
     assert cli("GET", "app:precious").strip() == "kept"
     keys = cli("--scan", "--pattern", report["key_prefix"] + "*").split()
     assert 0 < len(keys) <= 2000 and 0 < int(cli("TTL", keys[0])) <= 600
 
 
-def test_a_load_user_a_killed_run_left_behind_is_removed_by_the_next_run(core, namespace):
+def test_what_a_killed_run_left_behind_is_taken_over_by_the_next_run_once_its_time_is_up(core, namespace):
+    """A killed run leaves its user and its claim: the claim refuses runs until the time it named, then the next run
+    takes it over and removes the user."""
     playbook("deploy", variables(namespace, redis_test_target=True))
     cli = admin_cli(core, namespace)
     cli("ACL", "SETUSER", "loadtest-1", "on", "nopass", "~loadtest:1:*", "+get")
+    claim = {"metadata": {"name": NAME + "-load-test", "labels": {"app.kubernetes.io/component": "load-test"}},
+             "data": {"run": "1", "until": str(int(time.time()) + 600)}}
+    core.create_namespaced_config_map(namespace, claim)
+    refused = playbook("load_test", variables(namespace, **SMALL_LOAD), expect_success=False)
+    assert "another load test (run 1) is running on this instance until" in refused
+    assert load_users(cli) == ["loadtest-1"]
+
+    claim["data"]["until"] = str(int(time.time()) - 1)
+    core.replace_namespaced_config_map(NAME + "-load-test", namespace, claim)
     playbook("load_test", variables(namespace, redis_drill_load_targets=LOOSE_TARGETS, **SMALL_LOAD))
-    assert load_users(cli) == []
+    assert load_users(cli) == [] and claims(core, namespace) == []
 
 
 def test_ctrl_c_in_the_run_without_aof_leaves_no_user_no_pod_and_aof_on(core, namespace, tmp_path):
@@ -118,6 +134,8 @@ def test_ctrl_c_in_the_run_without_aof_leaves_no_user_no_pod_and_aof_on(core, na
                 assert process.poll() is None and time.monotonic() < deadline, "no run without AOF began"
                 time.sleep(0.5)
             assert cli("CONFIG", "GET", "appendonly").split()[-1] == "no"
+            second = playbook("load_test", extra, expect_success=False)  # a second run at the same time
+            assert "another load test (run " in second and "one at a time" in second
             os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
             process.wait(120)
         finally:
@@ -125,7 +143,7 @@ def test_ctrl_c_in_the_run_without_aof_leaves_no_user_no_pod_and_aof_on(core, na
                 os.killpg(process.pid, signal.SIGKILL)
 
     def restored():
-        return (generator_pods(core, namespace) == [] and load_users(cli) == []
+        return (generator_pods(core, namespace) == [] and load_users(cli) == [] and claims(core, namespace) == []
                 and cli("CONFIG", "GET", "appendonly").split()[-1] == "yes")
     deadline = time.monotonic() + 180
     while not restored():

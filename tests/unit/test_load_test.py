@@ -138,3 +138,9 @@ def test_a_mix_of_gets_only_is_not_judged_on_sets():
     only_gets["commands"]["SET"] = {"count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None,
                                     "errors": 0}
     assert verdict(report(through_service=only_gets))["missed"] == []
+
+
+def test_a_run_lasts_at_most_its_claims_time():
+    tester = load_test.LoadTest.__new__(load_test.LoadTest)
+    tester.timeout, tester.load = 180, {"seconds": 30}
+    assert tester.longest_seconds(True) > tester.longest_seconds(False) > 2 * 30 + 180 * 2
