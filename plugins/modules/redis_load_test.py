@@ -23,6 +23,8 @@ description:
     C(missed) every target missed.
   - The generators log in as a temporary ACL user C(loadtest-<run>) allowed only GET, SET and PING on keys
     C(loadtest:<run>:*), which expire after ten minutes; the user is removed at the end.
+  - One load test at a time per instance (a ConfigMap C(<statefulset>-load-test) claims it until the run is over at
+    the latest; a killed run's claim is taken over after that time).
   - Refuses an instance whose StatefulSet is not annotated C(alertmanagerpp.io/test-target=true)
     (C(redis_test_target) of the redis role) unless I(confirmed).
   - Check mode runs nothing.
