@@ -24,6 +24,8 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods
 CONTAINER = "restore"
 UID = 999
 TMP_SIZE = "16Mi"
+# A helper is a batch job (check the RDB, test-start a server on it): throttling it only makes it slower.
+HELPER_CPU_LIMIT = "1"
 
 
 def instance_image(statefulset, container):
@@ -35,7 +37,14 @@ def instance_image(statefulset, container):
                               % (statefulset.metadata.name, container, names))
     resources = found.resources.to_dict() if found.resources else {}
     return {"image": found.image, "pull_policy": found.image_pull_policy or "IfNotPresent",
-            "resources": dict((k, v) for k, v in resources.items() if v and k in ("limits", "requests"))}
+            "resources": bounded(dict((k, v) for k, v in resources.items() if v and k in ("limits", "requests")))}
+
+
+def bounded(resources):
+    """`resources` with a CPU limit: the server may run without one (a quota stalls it), a helper never does."""
+    limits = dict(resources.get("limits") or {})
+    limits.setdefault("cpu", HELPER_CPU_LIMIT)
+    return dict(resources, limits=limits)
 
 
 def restricted_container(name, image, command):

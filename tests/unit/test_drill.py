@@ -8,6 +8,7 @@ from redis_server import PASSWORD
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
     CLIENT_OF_LABEL, MISSING_LUA, Writer, longest_gap, parse_writes)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.helper_pod import HELPER_CPU_LIMIT, bounded
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.crash_drill import (
     lost_write_seconds, missed_targets, restarts)
 
@@ -94,3 +95,10 @@ def test_the_writer_pod_carries_the_label_the_network_policy_admits():
     assert pod["spec"]["volumes"][0]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]  # the CA only
     rules = pathlib.Path(__file__).resolve().parents[2] / "roles/redis/templates/networkpolicy-rules.yml.j2"
     assert "{'%s': redis_name}" % CLIENT_OF_LABEL in rules.read_text()
+
+
+def test_a_helper_pod_always_has_a_cpu_limit_even_when_the_server_has_none():
+    assert bounded({"requests": {"cpu": "250m"}, "limits": {"memory": "512Mi"}})["limits"] == {
+        "memory": "512Mi", "cpu": HELPER_CPU_LIMIT}
+    assert bounded({"limits": {"cpu": "3", "memory": "1Gi"}})["limits"] == {"cpu": "3", "memory": "1Gi"}
+    assert bounded({})["limits"] == {"cpu": HELPER_CPU_LIMIT}
