@@ -82,6 +82,17 @@ def client_pod(name, instance, component, container, tls_secret, deadline):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": spec}
 
 
+def pod_phase(kube, namespace, name):
+    """The phase of a pod (None when it does not exist)."""
+    return (read_pod(kube, namespace, name) or {}).get("status", {}).get("phase")
+
+
+def pod_log(kube, namespace, name, container):
+    """A container's log as text."""
+    log = kube.request("GET", pod_path(namespace, name) + "/log?container=" + container, raw=True)
+    return getattr(log, "data", log).decode("utf-8", "replace")
+
+
 class DrillError(DatastoresError):
     """A drill could not run, or the instance did not recover."""
 
@@ -186,11 +197,10 @@ class Writer(object):
         wait_for("the writer pod to run", lambda: self.phase() == "Running", self.timeout, interval=0.5)
 
     def phase(self):
-        return (read_pod(self.kube, self.namespace, self.name) or {}).get("status", {}).get("phase")
+        return pod_phase(self.kube, self.namespace, self.name)
 
     def log(self):
-        log = self.kube.request("GET", pod_path(self.namespace, self.name) + "/log?container=" + WRITER, raw=True)
-        return getattr(log, "data", log).decode("utf-8", "replace")
+        return pod_log(self.kube, self.namespace, self.name, WRITER)
 
     def stop(self):
         """Stop the writer and return its log (the pod is then deleted)."""

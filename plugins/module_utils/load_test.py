@@ -33,7 +33,7 @@ import time
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import loadgen
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import ApiException
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
-    DrillError, client_pod, service_address)
+    DrillError, client_pod, pod_log, pod_phase, service_address)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.helper_pod import restricted_container
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import (
     first_pod, is_ready, pod_path, read_pod, wait_for)
@@ -322,11 +322,10 @@ class LoadTest(object):
             {"weight": 100, "podAffinityTerm": term}]}}
 
     def phase(self, name):
-        return (read_pod(self.kube, self.namespace, name) or {}).get("status", {}).get("phase")
+        return pod_phase(self.kube, self.namespace, name)
 
     def log(self, name):
-        log = self.kube.request("GET", pod_path(self.namespace, name) + "/log?container=" + GENERATOR, raw=True)
-        return getattr(log, "data", log).decode("utf-8", "replace")
+        return pod_log(self.kube, self.namespace, name, GENERATOR)
 
     def env(self, **values):
         return [{"name": key, "value": str(value)} for key, value in sorted(values.items())]
