@@ -39,7 +39,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
     "~/.cache/alertmanagerpp-datastores/kubeconfig")
 PLAYBOOK = [str(pathlib.Path(sys.executable).parent / "ansible-playbook")]
-ENV = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+ENV = dict(os.environ, AMP_STANDARD_STORES=os.environ.get("AMP_STANDARD_STORES", "redis"), K8S_AUTH_KUBECONFIG=KUBECONFIG,
+           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
 DOWN_AFTER_MS = 5000
 
 

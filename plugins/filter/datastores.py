@@ -14,6 +14,12 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sizes im
     k8s_quantity_bytes,
     redis_memory_bytes,
 )
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_settings import (
+    conf_changes,
+    conf_lines,
+    restart_part,
+    settings,
+)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.rotation import pods_not_rotated
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.statefulset import (
     immutable_changes,
@@ -49,4 +55,8 @@ class FilterModule(object):
             "statefulset_storage_growth": _wrap(storage_growth),
             "backup_line": backup_line,
             "pods_not_rotated": pods_not_rotated,
+            "postgresql_settings": _wrap(settings),
+            "postgresql_conf_lines": conf_lines,
+            "postgresql_restart_settings": restart_part,
+            "postgresql_conf_changes": conf_changes,
         }

@@ -9,6 +9,8 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 DEFAULT_KUBECONFIG = os.path.expanduser("~/.cache/alertmanagerpp-datastores/kubeconfig")
+# The local inventory deploys both stores; these tests deploy Redis alone unless a test says otherwise.
+os.environ.setdefault("AMP_STANDARD_STORES", "redis")
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,15 @@ IMAGE_RECIPES=(
   "${IMAGE_PREFIX}/redis-exporter:1.45-bookworm|bookworm|prometheus-redis-exporter|[\"/usr/bin/prometheus-redis-exporter\"]|65534"
   "${IMAGE_PREFIX}/busybox:1.35|busybox|-|[\"/bin/sh\"]|"
   "${IMAGE_PREFIX}/python:3.11-bookworm|bookworm|python3|[\"python3\"]|65534"
+  "${IMAGE_PREFIX}/postgres:15-bookworm|bookworm|postgresql-15|[\"/usr/lib/postgresql/15/bin/postgres\"]|999"
+  "${IMAGE_PREFIX}/postgres-exporter:0.11-bookworm|bookworm|prometheus-postgres-exporter|[\"/usr/bin/prometheus-postgres-exporter\"]|65534"
   "${PAUSE_IMAGE}|pause|-|[\"/pause\"]|65535"
 )
 
 recipe_id() {
-  # Changes when the recipe or this file changes.
-  { echo "$1"; cat "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16
+  # Changes when the recipe or the functions that build every image change.
+  { echo "$1"; declare -f make_debian_root make_busybox_root make_pause_root fixup_root commit_root; } \
+    | sha256sum | cut -c1-16
 }
 
 make_debian_root() {
@@ -46,6 +49,22 @@ make_pause_root() {
   mkdir -p "${root}"
   gcc -Os -Wall -static -DVERSION=v3.4-alertmanagerpp \
     -o "${root}/pause" "${K8S_TREE}/build/pause/linux/pause.c"
+}
+
+fixup_root() {
+  local root="$1" name="$2"
+  case "${name}" in
+    */postgres:*)
+      # The pods run as uid/gid 999, the official image's postgres user:
+      # initdb needs that uid in /etc/passwd. Debian's package made a cluster
+      # and a self-signed key at install time; the pods make their own.
+      chroot "${root}" groupmod -g 999 postgres
+      chroot "${root}" usermod -u 999 -g 999 postgres
+      chown -R 999:999 "${root}/var/lib/postgresql" "${root}/var/run/postgresql"
+      rm -rf "${root}/var/lib/postgresql/15/main" "${root}/etc/postgresql/15/main" \
+        "${root}/etc/ssl/private/ssl-cert-snakeoil.key" "${root}/etc/ssl/certs/ssl-cert-snakeoil.pem"
+      ;;
+  esac
 }
 
 commit_root() {
@@ -77,6 +96,7 @@ build_image() {
     pause) make_pause_root "${root}" ;;
     *) make_debian_root "${root}" "${suite}" "${packages}" ;;
   esac
+  fixup_root "${root}" "${name}"
   echo "${name}" >"${archive%.oci.tar}.name"
   commit_root "${root}" "${name}" "${entrypoint}" "${user}" "${archive}"
   rm -rf "${root}"
