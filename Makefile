@@ -72,7 +72,13 @@ smoke: venv cluster ## the cluster tests (tests/cluster), two lanes side by side
 molecule: venv cluster ## molecule scenarios on the real cluster, two side by side (SCENARIOS="a b" for some)
 	tests/molecule_lanes.sh $(BIN)/molecule $(SCENARIOS)
 
-test: lint unit smoke molecule ## everything CI runs
+test: venv host-deps ## everything CI runs: lint and unit tests while the cluster comes up, then the rest
+	@# The cluster's first start builds Kubernetes and the images (minutes on a new machine): beside the
+	@# linters and unit tests, which need no cluster. Host packages are installed first, one apt at a time.
+	@log=$$(mktemp); $(CLUSTER_SCRIPT) up >"$$log" 2>&1 & cluster=$$!; \
+	  status=0; $(MAKE) --no-print-directory lint unit || status=$$?; \
+	  wait "$$cluster" || status=$$?; cat "$$log"; rm -f "$$log"; exit "$$status"
+	$(MAKE) --no-print-directory smoke molecule
 
 demo: venv cluster ## bring up the cluster and deploy the standard profile on it
 	$(BIN)/ansible-playbook playbooks/deploy.yml -e profile=standard

@@ -12,7 +12,8 @@ CACHE = pathlib.Path(os.environ.get("AMP_CACHE", os.path.expanduser("~/.cache/al
 KUBECTL = str(CACHE / "src" / "kubernetes-1.20.2" / "_output" / "bin" / "kubectl")
 PLAYBOOK = str(pathlib.Path(sys.executable).parent / "ansible-playbook")
 # AMP_STANDARD_STORES: the local inventory deploys both stores; a benchmark deploys the one it measures.
-ENV = dict(os.environ, AMP_STANDARD_STORES=os.environ.get("AMP_STANDARD_STORES", "redis"), K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+ENV = dict(os.environ, AMP_STANDARD_STORES=os.environ.get("AMP_STANDARD_STORES", "redis"), K8S_AUTH_KUBECONFIG=KUBECONFIG,
+           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
 NAME = "alertmanagerpp-redis"
 POD = NAME + "-0"
 

@@ -24,12 +24,24 @@ import re
 import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import resolve_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import wait_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run, run_shell
 
 SCRAM_ITERATIONS = 4096
 VERIFIER = re.compile(r"^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$")
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+# The options naming the server's pod (doc fragment postgresql_pod).
+POD_ARG_SPEC = dict(
+    namespace=dict(type="str", required=True),
+    statefulset=dict(type="str", required=True),
+    container=dict(type="str", default="postgresql"),
+    bin_dir=dict(type="str", default="/usr/lib/postgresql/15/bin"),
+    socket_dir=dict(type="str", default="/run/postgresql"),
+    port=dict(type="int", default=5432),
+)
 
 
 class PostgresError(DatastoresError):
@@ -80,6 +92,13 @@ def check_role_name(name):
         raise PostgresError("role or database name %r: lower-case letters, digits and _ only, "
                             "not starting with a digit, at most 63 characters" % (name,))
     return name
+
+
+def connect_pod(params, kube):
+    """(pod, Psql) for pod 0 of the StatefulSet the params name; the pod exists, is Ready, has the container."""
+    pod = resolve_pod(kube, dict(params, pod=None))
+    return pod, Psql(kube.configuration, params["namespace"], pod, params["container"], params["bin_dir"],
+                     params["socket_dir"], params["port"])
 
 
 class Psql(object):

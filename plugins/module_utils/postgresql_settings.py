@@ -54,6 +54,10 @@ def _megabytes(value):
     return "%dMB" % max(1, value // MB)
 
 
+def _kilobytes(value):
+    return "%dkB" % max(64, value // 1024)
+
+
 def tuned_base(memory_limit, max_connections, storage_size):
     """The tuned parameters for a pod with this memory limit, connection count and volume size."""
     memory = k8s_quantity_bytes(memory_limit)
@@ -74,7 +78,7 @@ def tuned_base(memory_limit, max_connections, storage_size):
         "max_connections": connections,
         "shared_buffers": _megabytes(shared_buffers),
         "effective_cache_size": _megabytes(memory * 3 // 4),
-        "work_mem": _megabytes(work_mem),
+        "work_mem": _kilobytes(work_mem),
         "maintenance_work_mem": _megabytes(min(GB, max(64 * MB, memory // 16))),
         "max_wal_size": _megabytes(max_wal_size),
         "min_wal_size": _megabytes(max_wal_size // 4),

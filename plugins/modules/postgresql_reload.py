@@ -15,37 +15,13 @@ version_added: 0.4.0
 description:
   - Compares the checksum of the configuration the server last loaded (recorded by the pod's start script and by
     this module) with I(checksum), the one of the ConfigMap's C(postgresql.conf) and C(pg_hba.conf) as rendered.
-    Equal: nothing to do.
+    When they are equal there is nothing to do.
   - Otherwise waits until the pod's volume shows the new files (an annotation on the pod makes the kubelet refresh
     it at once), runs C(pg_reload_conf()), and fails naming every line the server could not apply, and every
     parameter that would need a restart (the role rolls the pod for those before it reloads).
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
-  namespace:
-    description: Namespace of the server's pod.
-    type: str
-    required: true
-  statefulset:
-    description: The server's StatefulSet; its pod 0 is reloaded.
-    type: str
-    required: true
-  container:
-    description: The server's container.
-    type: str
-    default: postgresql
-  bin_dir:
-    description: Directory of C(psql) in the container.
-    type: str
-    default: /usr/lib/postgresql/15/bin
-  socket_dir:
-    description: Directory of the server's Unix socket.
-    type: str
-    default: /run/postgresql
-  port:
-    description: Port of the server.
-    type: int
-    default: 5432
   config_dir:
     description: Where the ConfigMap is mounted in the container.
     type: str
@@ -63,6 +39,7 @@ options:
     type: int
     default: 120
 extends_documentation_fragment:
+  - alertmanagerpp.datastores.postgresql_pod
   - alertmanagerpp.datastores.kubernetes_auth
 attributes:
   check_mode:
@@ -95,18 +72,19 @@ pending_restart:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import resolve_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import Psql, Reload
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import (
+    POD_ARG_SPEC,
+    Reload,
+    connect_pod,
+)
 
 
 def reload(module):
     params = module.params
     kube = connect_api(params)
-    pod = resolve_pod(kube, dict(params, pod=None))
-    psql = Psql(kube.configuration, params["namespace"], pod, params["container"], params["bin_dir"],
-                params["socket_dir"], params["port"])
+    pod, psql = connect_pod(params, kube)
     step = Reload(kube, psql, params["namespace"], pod, params["container"], params["config_dir"],
                   params["loaded_file"])
     return step.run(params["checksum"], module.check_mode, params["timeout"])
@@ -114,17 +92,12 @@ def reload(module):
 
 def main():
     spec = dict(
-        namespace=dict(type="str", required=True),
-        statefulset=dict(type="str", required=True),
-        container=dict(type="str", default="postgresql"),
-        bin_dir=dict(type="str", default="/usr/lib/postgresql/15/bin"),
-        socket_dir=dict(type="str", default="/run/postgresql"),
-        port=dict(type="int", default=5432),
         config_dir=dict(type="str", default="/etc/postgresql-config"),
         loaded_file=dict(type="str", default="/run/postgresql/config-loaded"),
         checksum=dict(type="str", required=True),
         timeout=dict(type="int", default=120),
     )
+    spec.update(POD_ARG_SPEC)
     spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, lambda: reload(module), "%s/%s-0" % (module.params["namespace"], module.params["statefulset"]))

@@ -13,7 +13,7 @@ module: postgresql_setup
 short_description: Bring a PostgreSQL server's roles, database and extensions to what the collection wants
 version_added: 0.4.0
 description:
-  - Runs C(psql) in the server's container as the superuser over the pod's Unix socket (peer authentication: no
+  - Runs C(psql) in the server's container as the superuser over the pod's Unix socket (peer authentication, so no
     password crosses the exec), reads the roles, memberships, databases and extensions, and changes only what
     differs.
   - Each role logs in with the password of its Secret, set as a SCRAM-SHA-256 verifier computed by the module (the
@@ -25,30 +25,6 @@ description:
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
-  namespace:
-    description: Namespace of the server's pod.
-    type: str
-    required: true
-  statefulset:
-    description: The server's StatefulSet; its pod 0 is used.
-    type: str
-    required: true
-  container:
-    description: The server's container.
-    type: str
-    default: postgresql
-  bin_dir:
-    description: Directory of C(psql) in the container.
-    type: str
-    default: /usr/lib/postgresql/15/bin
-  socket_dir:
-    description: Directory of the server's Unix socket.
-    type: str
-    default: /run/postgresql
-  port:
-    description: Port of the server (names its socket).
-    type: int
-    default: 5432
   roles:
     description: The roles to create or correct; the superuser's entry (I(superuser)) only gets its password set.
     type: list
@@ -100,6 +76,7 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
+  - alertmanagerpp.datastores.postgresql_pod
   - alertmanagerpp.datastores.kubernetes_auth
 attributes:
   check_mode:
@@ -147,12 +124,13 @@ server_version:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import read_password, resolve_pod
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import read_password
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import (
+    POD_ARG_SPEC,
     PostgresError,
-    Psql,
+    connect_pod,
     database_plan,
     extension_plan,
     read_state,
@@ -214,9 +192,7 @@ def verify_logins(psql, params, specs):
 def setup(module):
     params = module.params
     kube = connect_api(params)
-    pod = resolve_pod(kube, dict(params, pod=None))
-    psql = Psql(kube.configuration, params["namespace"], pod, params["container"], params["bin_dir"],
-                params["socket_dir"], params["port"])
+    dummy, psql = connect_pod(params, kube)
     specs = role_passwords(module, kube)
     version = psql.rows("SELECT split_part(current_setting('server_version'), ' ', 1) AS v")[0]["v"]
     statements, changes = plan(params, specs, read_state(psql, params["database"]))
@@ -234,18 +210,13 @@ def setup(module):
 
 def main():
     spec = dict(
-        namespace=dict(type="str", required=True),
-        statefulset=dict(type="str", required=True),
-        container=dict(type="str", default="postgresql"),
-        bin_dir=dict(type="str", default="/usr/lib/postgresql/15/bin"),
-        socket_dir=dict(type="str", default="/run/postgresql"),
-        port=dict(type="int", default=5432),
         roles=dict(type="list", elements="dict", default=[], options=ROLE_SPEC),
         database=dict(type="str", required=True),
         owner=dict(type="str", required=True),
         connect_roles=dict(type="list", elements="str", default=[]),
         extensions=dict(type="list", elements="str", default=[]),
     )
+    spec.update(POD_ARG_SPEC)
     spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, lambda: setup(module), "%s/%s-0" % (module.params["namespace"], module.params["statefulset"]))

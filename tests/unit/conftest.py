@@ -10,5 +10,5 @@ if COLLECTIONS not in sys.path:
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-# The redis_server fixture (a real redis-server on loopback) for every unit test.
-pytest_plugins = ["redis_server"]
+# The redis_server and postgresql_server fixtures (real servers on loopback) for every unit test.
+pytest_plugins = ["redis_server", "postgresql_server"]

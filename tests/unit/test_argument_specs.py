@@ -33,29 +33,36 @@ def test_defaults_and_argument_specs_agree(role):
         assert spec.get("description"), f"{role}: {name} has no description"
 
 
-INSTANCE_ROLE = "redis_instance"
+# Each store's roles share its instance role's vocabulary: redis_* for Redis/Valkey, postgresql_* for PostgreSQL.
+INSTANCE_ROLES = ("redis_instance", "postgresql_instance")
 
 
-def vocabulary():
-    return set(load(ROLES / INSTANCE_ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"])
+def instance_role(role):
+    """The instance role a role depends on: the one of its store (the first word of its name)."""
+    return role.split("_")[0] + "_instance"
+
+
+def vocabulary(instance):
+    return set(load(ROLES / instance / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"])
 
 
 @pytest.mark.parametrize("role", role_names())
 def test_role_variables_carry_the_role_prefix(role):
-    """A role's own variables carry its prefix; the instance's vocabulary (redis_*) is the one exception."""
+    """A role's own variables carry its prefix; the instance's vocabulary is the one exception."""
     options = load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    own = set(options) - {"profile"} - (vocabulary() if role == INSTANCE_ROLE else set())
+    own = set(options) - {"profile"} - (vocabulary(role) if role in INSTANCE_ROLES else set())
     assert sorted(k for k in own if not k.startswith(role + "_")) == []
 
 
-@pytest.mark.parametrize("role", [r for r in role_names() if r != INSTANCE_ROLE])
+@pytest.mark.parametrize("role", [r for r in role_names() if r not in INSTANCE_ROLES])
 def test_the_instance_vocabulary_is_defined_once(role):
-    """Every other role depends on redis_instance and declares none of its variables again."""
+    """Every other role depends on its store's instance role and declares none of its variables again."""
+    instance = instance_role(role)
     meta = load(ROLES / role / "meta" / "main.yml")
-    assert {"role": "alertmanagerpp.datastores." + INSTANCE_ROLE} in meta["dependencies"]
+    assert {"role": "alertmanagerpp.datastores." + instance} in meta["dependencies"]
     options = load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
     defaults = load(ROLES / role / "defaults" / "main.yml")
-    assert sorted(vocabulary() & (set(options) | set(defaults))) == []
+    assert sorted(vocabulary(instance) & (set(options) | set(defaults))) == []
 
 
 def test_no_line_silences_the_role_prefix_rule_but_profile():
