@@ -47,6 +47,7 @@ attributes:
     description: Reports whether a reload is due; reloads nothing.
   diff_mode:
     support: none
+    description: The role prints which parameters are reloaded and which roll the pod, before it applies them.
 """
 
 EXAMPLES = r"""

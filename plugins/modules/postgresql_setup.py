@@ -43,7 +43,6 @@ options:
         description: Key of the password in the Secret.
         type: str
         default: password
-        no_log: false
       replication:
         description: The role may replicate (standbys, base backups).
         type: bool
