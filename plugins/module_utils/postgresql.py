@@ -121,22 +121,28 @@ class Psql(object):
                                 % (namespace, pod, database, rc, err.decode("utf-8", "replace").strip()[-800:]))
         return out.decode("utf-8")
 
-    def login(self, user, password, database):
-        """Log in over TCP to 127.0.0.1 as `user` with `password` (read from a private .pgpass the exec writes
-        from its stdin and removes); the user's name on success, PostgresError with the server's reason if not."""
+    def logins(self, entries):
+        """Log in over TCP to 127.0.0.1 as each (user, password, database), in one exec: the passwords go into a
+        private .pgpass the exec writes from its stdin and removes. PostgresError names each login refused, with
+        the server's reason."""
         configuration, namespace, pod, container = self.target
         psql, port = self.command[0], self.command[self.command.index("-p") + 1]
         socket_dir = self.command[self.command.index("-h") + 1]
         script = ('umask 077; f=$(mktemp "$1/.pgpass.XXXXXX"); trap \'rm -f "$f"\' EXIT; cat >"$f"; '
-                  'PGPASSFILE="$f" "$2" -X -A -t -q -w -h 127.0.0.1 -p "$3" -U "$4" -d "$5" -c "SELECT current_user"')
-        entry = "127.0.0.1:%s:%s:%s:%s\n" % (port, _pgpass(database), _pgpass(user), _pgpass(password))
-        rc, out, err = run(configuration, namespace, pod, container,
-                           ["sh", "-c", script, "sh", socket_dir, psql, port, user, database],
-                           stdin_data=entry.encode("utf-8"), timeout=self.timeout)
+                  'psql=$2; port=$3; shift 3; status=0; '
+                  'while [ $# -ge 2 ]; do '
+                  'if ! out=$(PGPASSFILE="$f" "$psql" -X -A -t -q -w -h 127.0.0.1 -p "$port" -U "$1" -d "$2" '
+                  '-c "SELECT current_user" 2>&1); then echo "role $1, database $2: $out" >&2; status=1; fi; '
+                  'shift 2; done; exit $status')
+        stdin = "".join("127.0.0.1:%s:%s:%s:%s\n" % (port, _pgpass(database), _pgpass(user), _pgpass(password))
+                        for user, password, database in entries)
+        args = [value for user, dummy, database in entries for value in (user, database)]
+        rc, dummy, err = run(configuration, namespace, pod, container,
+                             ["sh", "-c", script, "sh", socket_dir, psql, port] + args,
+                             stdin_data=stdin.encode("utf-8"), timeout=self.timeout)
         if rc != 0:
-            raise PostgresError("role %s cannot log in to database %s over TCP with its password: %s"
-                                % (user, database, err.decode("utf-8", "replace").strip()[-400:]))
-        return out.decode("utf-8").strip()
+            raise PostgresError("cannot log in over TCP with the Secret's password: %s"
+                                % err.decode("utf-8", "replace").strip()[-800:])
 
     def rows(self, query, database="postgres"):
         """A query's rows as a list of dicts."""
@@ -236,15 +242,25 @@ DATABASES_QUERY = (
     "GROUP BY d.datname, d.datdba")
 
 
+def rowsets(psql, queries, database="postgres"):
+    """{name: rows} of several queries in one psql run (one exec in a pod)."""
+    parts = ", ".join("%s, (SELECT coalesce(json_agg(q), '[]') FROM (%s) q)" % (literal(name), query)
+                      for name, query in sorted(queries.items()))
+    return json.loads(psql.script("SELECT json_build_object(%s);\n" % parts, database).strip())
+
+
 def read_state(psql, database):
-    """What the server holds: roles, memberships, databases, and the extensions of `database` (if it exists)."""
-    roles = dict((row["rolname"], row) for row in psql.rows(ROLES_QUERY))
-    memberships = set((row["grp"], row["member"]) for row in psql.rows(MEMBERSHIPS_QUERY))
-    databases = dict((row["name"], row) for row in psql.rows(DATABASES_QUERY))
+    """What the server holds: its version, roles, memberships, databases, and the extensions of `database` (if it
+    exists); two psql runs."""
+    state = rowsets(psql, {"roles": ROLES_QUERY, "memberships": MEMBERSHIPS_QUERY, "databases": DATABASES_QUERY,
+                           "version": "SELECT split_part(current_setting('server_version'), ' ', 1) AS v"})
+    roles = dict((row["rolname"], row) for row in state["roles"])
+    memberships = set((row["grp"], row["member"]) for row in state["memberships"])
+    databases = dict((row["name"], row) for row in state["databases"])
     extensions = set()
     if database in databases:
         extensions = set(row["extname"] for row in psql.rows("SELECT extname FROM pg_extension", database))
-    return roles, memberships, databases, extensions
+    return state["version"][0]["v"], (roles, memberships, databases, extensions)
 
 
 class Reload(object):

@@ -178,14 +178,11 @@ def plan(params, specs, state):
 
 def verify_logins(psql, params, specs):
     """Every role but the superuser logs in over TCP with its Secret's password: the owner to its database."""
-    logins = []
-    for spec in specs:
-        if spec["superuser"]:
-            continue
-        database = params["database"] if spec["name"] in [params["owner"]] + params["connect_roles"] else "postgres"
-        psql.login(spec["name"], spec["password"], database)
-        logins.append("%s@%s" % (spec["name"], database))
-    return logins
+    entries = [(spec["name"], spec["password"],
+                params["database"] if spec["name"] in [params["owner"]] + params["connect_roles"] else "postgres")
+               for spec in specs if not spec["superuser"]]
+    psql.logins(entries)
+    return ["%s@%s" % (user, database) for user, dummy, database in entries]
 
 
 def setup(module):
@@ -193,8 +190,8 @@ def setup(module):
     kube = connect_api(params)
     dummy, psql = connect_pod(params, kube)
     specs = role_passwords(module, kube)
-    version = psql.rows("SELECT split_part(current_setting('server_version'), ' ', 1) AS v")[0]["v"]
-    statements, changes = plan(params, specs, read_state(psql, params["database"]))
+    version, state = read_state(psql, params["database"])
+    statements, changes = plan(params, specs, state)
     if changes and not module.check_mode:
         # Roles and the database first: the extensions go into that database.
         for database in ("postgres", params["database"]):

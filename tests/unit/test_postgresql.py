@@ -18,7 +18,8 @@ HOSTILE_PASSWORD = "p'a\"s:s\\w;o$rd -- %s" % "".join(chr(c) for c in range(33, 
 
 
 def plan_everything(psql, specs, database="app_db", owner="app_owner"):
-    roles, memberships, databases, extensions = read_state(psql, database)
+    version, (roles, memberships, databases, extensions) = read_state(psql, database)
+    assert version.startswith("15.")
     statements, changes = [], []
     for spec in specs:
         more, described = role_plan(roles, memberships, spec)
