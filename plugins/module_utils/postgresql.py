@@ -23,8 +23,11 @@ import os
 import re
 import time
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError, run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import resolve_pod
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import wait_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run, run_shell
 
@@ -42,6 +45,16 @@ POD_ARG_SPEC = dict(
     socket_dir=dict(type="str", default="/run/postgresql"),
     port=dict(type="int", default=5432),
 )
+
+
+def run_pod_module(options, body):
+    """Build the module (its options, the pod's, the Kubernetes auth ones), run body(module) and exit with its
+    result: one line naming the pod on failure."""
+    spec = dict(options)
+    spec.update(POD_ARG_SPEC)
+    spec.update(AUTH_ARG_SPEC)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    run_module(module, lambda: body(module), "%s/%s-0" % (module.params["namespace"], module.params["statefulset"]))
 
 
 class PostgresError(DatastoresError):

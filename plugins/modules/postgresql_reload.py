@@ -70,15 +70,11 @@ pending_restart:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import (
-    POD_ARG_SPEC,
     Reload,
     connect_pod,
+    run_pod_module,
 )
 
 
@@ -98,10 +94,7 @@ def main():
         checksum=dict(type="str", required=True),
         timeout=dict(type="int", default=120),
     )
-    spec.update(POD_ARG_SPEC)
-    spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, lambda: reload(module), "%s/%s-0" % (module.params["namespace"], module.params["statefulset"]))
+    run_pod_module(spec, reload)
 
 
 if __name__ == "__main__":

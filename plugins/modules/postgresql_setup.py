@@ -120,20 +120,16 @@ server_version:
   sample: "15.14"
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import read_password
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import (
-    POD_ARG_SPEC,
     PostgresError,
     connect_pod,
     database_plan,
     extension_plan,
     read_state,
     role_plan,
+    run_pod_module,
 )
 
 ROLE_SPEC = dict(
@@ -212,10 +208,7 @@ def main():
         connect_roles=dict(type="list", elements="str", default=[]),
         extensions=dict(type="list", elements="str", default=[]),
     )
-    spec.update(POD_ARG_SPEC)
-    spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, lambda: setup(module), "%s/%s-0" % (module.params["namespace"], module.params["statefulset"]))
+    run_pod_module(spec, setup)
 
 
 if __name__ == "__main__":
