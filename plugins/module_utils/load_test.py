@@ -146,8 +146,17 @@ def server_sample(info_text, cpu_stat_text, now):
     info = parse_info(info_text)
     throttled, throttled_seconds = parse_cpu_stat(cpu_stat_text)
     return {"time": now, "cpu": float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
-            "errors": int(info.get("total_error_replies", 0)), "throttled": throttled,
-            "throttled_seconds": throttled_seconds}
+            "errors": int(info.get("total_error_replies", 0)), "error_types": error_types(info),
+            "throttled": throttled, "throttled_seconds": throttled_seconds}
+
+
+def error_types(info):
+    """{error prefix: replies so far} from INFO's errorstats section (errorstat_NOPERM:count=4)."""
+    counts = {}
+    for key, value in info.items():
+        if key.startswith("errorstat_"):
+            counts[key[len("errorstat_"):]] = int(dict(part.split("=", 1) for part in value.split(",")).get("count", 0))
+    return counts
 
 
 def server_usage(before, after):
@@ -156,6 +165,10 @@ def server_usage(before, after):
     usage = {"cpu_percent": round(100 * (after["cpu"] - before["cpu"]) / elapsed, 1),
              "error_replies": after["errors"] - before["errors"], "throttled_periods": None,
              "throttled_seconds": None}
+    # Which errors (of every client of the server, not only the load's), to tell where they came from.
+    by_type = dict((kind, count - before.get("error_types", {}).get(kind, 0))
+                   for kind, count in after.get("error_types", {}).items())
+    usage["error_replies_by_type"] = dict((kind, count) for kind, count in by_type.items() if count)
     if before["throttled"] is not None and after["throttled"] is not None:
         usage["throttled_periods"] = after["throttled"] - before["throttled"]
         usage["throttled_seconds"] = round(after["throttled_seconds"] - before["throttled_seconds"], 3)

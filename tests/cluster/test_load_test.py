@@ -66,6 +66,10 @@ def test_an_instance_not_marked_as_a_test_target_is_refused_without_confirmation
     assert generator_pods(core, namespace) == [] and load_users(admin_cli(core, namespace)) == []
 
 
+# Error replies the load's own commands could get: its ACL refusing them, memory, types, a server not serving.
+LOAD_ERRORS = {"NOPERM", "NOAUTH", "WRONGPASS", "OOM", "WRONGTYPE", "READONLY", "LOADING", "MISCONF", "BUSY"}
+
+
 def test_a_test_target_is_loaded_and_left_as_it_was(core, namespace, tmp_path):
     playbook("deploy", variables(namespace, redis_test_target=True))
     cli = admin_cli(core, namespace)
@@ -86,7 +90,10 @@ def test_a_test_target_is_loaded_and_left_as_it_was(core, namespace, tmp_path):
         assert answered == 800 * 4 and run["missing_replies"] == 0, (name, run)
         assert run["commands"]["GET"]["errors"] == run["commands"]["SET"]["errors"] == 0, (name, run)
         assert run["connect"]["count"] == 40 and run["connect"]["p95_ms"] > 0, (name, run)
-        assert run["server"]["cpu_percent"] > 0 and run["server"]["error_replies"] == 0, (name, run)
+        # The server's error replies count every client's: a scrape of the instance's exporter adds one ERR
+        # (its CLUSTER INFO on a server without cluster mode). None may be of a kind the load could cause.
+        assert run["server"]["cpu_percent"] > 0, (name, run)
+        assert set(run["server"]["error_replies_by_type"]) & LOAD_ERRORS == set(), (name, run)
     assert report["service_direct_p95_ratio"] > 0 and "aof_cpu_points" in report
     assert report["missed"][0].startswith("GET p95") and report["summary"][-1].startswith("Targets: MISSED")
 

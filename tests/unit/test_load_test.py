@@ -75,11 +75,13 @@ def test_cgroup_throttling_is_read_from_v2_and_v1():
 
 
 def test_server_usage_is_cpu_percent_of_a_core_errors_and_throttling():
-    before = load_test.server_sample("used_cpu_user:1.0\r\nused_cpu_sys:0.5\r\ntotal_error_replies:3\r\n",
-                                     "nr_throttled 1\nthrottled_usec 1000000\n", 100.0)
-    after = load_test.server_sample("used_cpu_user:2.0\r\nused_cpu_sys:1.0\r\ntotal_error_replies:5\r\n",
+    before = load_test.server_sample("used_cpu_user:1.0\r\nused_cpu_sys:0.5\r\ntotal_error_replies:3\r\n"
+                                     "errorstat_NOPERM:count=3\r\n", "nr_throttled 1\nthrottled_usec 1000000\n", 100.0)
+    after = load_test.server_sample("used_cpu_user:2.0\r\nused_cpu_sys:1.0\r\ntotal_error_replies:5\r\n"
+                                    "errorstat_NOPERM:count=4\r\nerrorstat_ERR:count=1\r\n",
                                     "nr_throttled 4\nthrottled_usec 3500000\n", 110.0)
     assert load_test.server_usage(before, after) == {"cpu_percent": 15.0, "error_replies": 2,
+                                                     "error_replies_by_type": {"NOPERM": 1, "ERR": 1},
                                                      "throttled_periods": 3, "throttled_seconds": 2.5}
     unreadable = load_test.server_sample("used_cpu_user:1\r\nused_cpu_sys:1\r\n", "", 100.0)
     assert load_test.server_usage(unreadable, unreadable)["throttled_periods"] is None
