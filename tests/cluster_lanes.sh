@@ -5,8 +5,8 @@
 # cluster; two lanes keep the pods' CPU requests within a 2-CPU node and the
 # timings the drills measure honest. Lane A starts with the longest file (the
 # Sentinel set); lane B takes every file not named for lane A (lane A's list
-# is chosen so that the two end about together: ~29 and ~38 minutes before
-# test_load_test.py moved to A).
+# is chosen so that the two end about together: 29 minutes each in the last
+# measured run).
 #
 # Usage: tests/cluster_lanes.sh <pytest binary> [pytest argument ...]
 # Prints each lane's whole log when it ends; exits non-zero when any failed.
