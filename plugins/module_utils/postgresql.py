@@ -120,8 +120,9 @@ class Psql(object):
     def __init__(self, configuration, namespace, pod, container="postgresql", bin_dir="/usr/lib/postgresql/15/bin",
                  socket_dir="/run/postgresql", port=5432, timeout=60):
         self.target = (configuration, namespace, pod, container)
-        self.command = ["%s/psql" % bin_dir, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                        "-h", socket_dir, "-p", str(port), "-U", "postgres"]
+        self.psql, self.socket_dir, self.port = "%s/psql" % bin_dir, socket_dir, str(port)
+        self.command = [self.psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                        "-h", socket_dir, "-p", self.port, "-U", "postgres"]
         self.timeout = timeout
 
     def script(self, sql, database="postgres"):
@@ -139,19 +140,17 @@ class Psql(object):
         private .pgpass the exec writes from its stdin and removes. PostgresError names each login refused, with
         the server's reason."""
         configuration, namespace, pod, container = self.target
-        psql, port = self.command[0], self.command[self.command.index("-p") + 1]
-        socket_dir = self.command[self.command.index("-h") + 1]
         script = ('umask 077; f=$(mktemp "$1/.pgpass.XXXXXX"); trap \'rm -f "$f"\' EXIT; cat >"$f"; '
                   'psql=$2; port=$3; shift 3; status=0; '
                   'while [ $# -ge 2 ]; do '
                   'if ! out=$(PGPASSFILE="$f" "$psql" -X -A -t -q -w -h 127.0.0.1 -p "$port" -U "$1" -d "$2" '
                   '-c "SELECT current_user" 2>&1); then echo "role $1, database $2: $out" >&2; status=1; fi; '
                   'shift 2; done; exit $status')
-        stdin = "".join("127.0.0.1:%s:%s:%s:%s\n" % (port, _pgpass(database), _pgpass(user), _pgpass(password))
+        stdin = "".join("127.0.0.1:%s:%s:%s:%s\n" % (self.port, _pgpass(database), _pgpass(user), _pgpass(password))
                         for user, password, database in entries)
         args = [value for user, dummy, database in entries for value in (user, database)]
         rc, dummy, err = run(configuration, namespace, pod, container,
-                             ["sh", "-c", script, "sh", socket_dir, psql, port] + args,
+                             ["sh", "-c", script, "sh", self.socket_dir, self.psql, self.port] + args,
                              stdin_data=stdin.encode("utf-8"), timeout=self.timeout)
         if rc != 0:
             raise PostgresError("cannot log in over TCP with the Secret's password: %s"
