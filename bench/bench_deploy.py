@@ -21,7 +21,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 from kubernetes import client, config  # noqa: E402
 
 import test_smoke  # noqa: E402  (its manifest is the raw baseline)
+from benchlib import delete_namespace, timed  # noqa: E402
 
 KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
     "~/.cache/alertmanagerpp-datastores/kubeconfig"
@@ -37,12 +37,6 @@ KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
 PLAYBOOK = [str(pathlib.Path(sys.executable).parent / "ansible-playbook")]
 ENV = dict(os.environ, AMP_STANDARD_STORES=os.environ.get("AMP_STANDARD_STORES", "redis"), K8S_AUTH_KUBECONFIG=KUBECONFIG,
            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-
-
-def timed(function):
-    start = time.monotonic()
-    result = function()
-    return time.monotonic() - start, result
 
 
 def run_playbook(*args):
@@ -56,12 +50,6 @@ def raw_statefulset(core, apps, namespace):
     core.create_namespace({"metadata": {"name": namespace}})
     apps.create_namespaced_stateful_set(namespace, test_smoke.statefulset_manifest())
     test_smoke.wait_ready_pod(core, namespace)
-
-
-def delete_namespace(core, namespace):
-    core.delete_namespace(namespace)
-    while core.list_namespace(field_selector="metadata.name=" + namespace).items:
-        time.sleep(1)
 
 
 def main():
@@ -81,10 +69,7 @@ def main():
     finally:
         os.unlink(noop.name)
         for namespace in (raw_ns, role_ns):
-            try:
-                delete_namespace(core, namespace)
-            except client.exceptions.ApiException:
-                pass
+            delete_namespace(core, namespace)
     print("bench_deploy (warm cluster)")
     print("  deploy to Ready+verified : %6.1f s  (goal < 60 s; %d changed)" % (t_deploy, changed_first))
     print("  raw StatefulSet to Ready : %6.1f s  -> deploy/raw = %.2f" % (t_raw, t_deploy / t_raw))

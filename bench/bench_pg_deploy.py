@@ -27,7 +27,7 @@ import uuid
 
 from kubernetes import client, config
 
-from benchlib import ENV, KUBECONFIG, PLAYBOOK, ROOT, kubectl
+from benchlib import ENV, KUBECONFIG, PLAYBOOK, ROOT, delete_namespace, kubectl, timed
 
 IMAGE = "localhost/alertmanagerpp/postgres:15-bookworm"
 NAME = "alertmanagerpp-postgresql"
@@ -38,12 +38,6 @@ DEFAULTS = {"shared_buffers": "128MB", "effective_cache_size": "4GB", "work_mem"
             "maintenance_work_mem": "64MB", "max_wal_size": "1GB", "min_wal_size": "80MB",
             "checkpoint_timeout": "5min", "wal_compression": "off", "random_page_cost": "4",
             "effective_io_concurrency": "1"}
-
-
-def timed(function):
-    start = time.monotonic()
-    result = function()
-    return time.monotonic() - start, result
 
 
 def deploy(namespace, parameters=None):
@@ -96,15 +90,6 @@ def pgbench(namespace, *args):
 def tps(namespace, seconds):
     out = pgbench(namespace, "-c", "8", "-j", "2", "-T", str(seconds), "-n", "postgres")
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
-
-
-def delete_namespace(core, namespace):
-    try:
-        core.delete_namespace(namespace)
-    except client.exceptions.ApiException:
-        return
-    while core.list_namespace(field_selector="metadata.name=" + namespace).items:
-        time.sleep(1)
 
 
 def main():

@@ -4,6 +4,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KUBECONFIG = os.environ.get("K8S_AUTH_KUBECONFIG") or os.path.expanduser(
@@ -23,3 +24,21 @@ def kubectl(*args, stdin=None):
     feed = {"stdin": stdin} if hasattr(stdin, "read") else {"input": stdin}
     return subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), capture_output=True, check=True,
                           **feed).stdout.decode()
+
+
+def timed(function):
+    """(seconds, result) of function()."""
+    start = time.monotonic()
+    result = function()
+    return time.monotonic() - start, result
+
+
+def delete_namespace(core, namespace):
+    """Delete a namespace and wait until it is gone; nothing when it does not exist."""
+    from kubernetes.client.exceptions import ApiException
+    try:
+        core.delete_namespace(namespace)
+    except ApiException:
+        return
+    while core.list_namespace(field_selector="metadata.name=" + namespace).items:
+        time.sleep(1)
