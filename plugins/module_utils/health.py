@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import is_ready
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import (
     check_reply,
@@ -26,6 +27,18 @@ DEFAULT_LIMITS = dict(
     disk_critical_ratio=0.85, disk_warning_ratio=0.70,
     unsaved_changes_max_age_seconds=7200, slowlog_warning_length=64,
 )
+
+
+def read_limits(requested, defaults=None):
+    """The requested thresholds as numbers; DatastoresError names any the report does not know."""
+    defaults = DEFAULT_LIMITS if defaults is None else defaults
+    unknown = sorted(set(requested) - set(defaults))
+    if unknown:
+        raise DatastoresError("unknown limits %s; known: %s" % (", ".join(unknown), ", ".join(sorted(defaults))))
+    try:
+        return dict((name, float(value)) for name, value in requested.items())
+    except (TypeError, ValueError) as exc:
+        raise DatastoresError("limits must be numbers: %s" % exc)
 
 
 def pod_facts(pod):

@@ -102,10 +102,10 @@ text:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError, run_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health import (
-    DEFAULT_LIMITS,
     assess,
+    read_limits,
     render_text,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health_gather import gather
@@ -116,16 +116,6 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
     pod_name,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect
-
-
-def read_limits(requested):
-    unknown = sorted(set(requested) - set(DEFAULT_LIMITS))
-    if unknown:
-        raise DatastoresError("unknown limits %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULT_LIMITS))))
-    try:
-        return dict((name, float(value)) for name, value in requested.items())
-    except (TypeError, ValueError) as exc:
-        raise DatastoresError("limits must be numbers: %s" % exc)
 
 
 def report(module):

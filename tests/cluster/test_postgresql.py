@@ -1,19 +1,25 @@
 """PostgreSQL deployed by playbooks/deploy.yml (standard_stores [postgresql]) on the real cluster.
 
 The molecule scenario `postgresql` drives the role through its changes (reload, restart, check mode, refusals,
-lite and back); this file searches everything those runs leave for the passwords: the playbooks' output at -vvv,
-every object of the namespace and its events, the arguments and environments of the pod's processes, and the
-server's log.
+lite and back). This file searches everything such runs leave for the passwords (the playbooks' output at -vvv,
+every object of the namespace and its events, the arguments and environments of the pod's processes, the server's
+log), and has a real Prometheus (Debian's, run here) scrape the exporter with the rule file the monitoring role
+wrote: every alert and dashboard query evaluates, and stopping the server puts PostgreSQLDown in pending.
 """
 
+import json
 import os
 import pathlib
 import subprocess
 import sys
 
+import pytest
+import yaml
+
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run
 
+from prometheus import Prometheus
 from test_leaks import objects_text, secret_values
 from test_security import PROCESS_SCAN
 
@@ -65,3 +71,71 @@ def test_no_run_at_vvv_nor_any_object_process_or_log_shows_a_password(core, api_
     assert found == [], "\n".join(found)
     assert "Reload the server" in outputs["deploy, a reload"] and "logged in" in outputs["deploy again"]
     assert len(places) >= 15
+
+
+@pytest.fixture(scope="module")
+def monitored(core, request, tmp_path_factory):
+    """(prometheus, namespace, rules, dashboard): a real Prometheus (Debian's) scraping a fresh instance's exporter
+    with the rule file the monitoring role wrote."""
+    namespace = "amp-pg-prometheus-%d" % os.getpid()
+    directory = tmp_path_factory.mktemp("prometheus")
+    rule_file = directory / "rules.yml"
+    request.addfinalizer(lambda: core.delete_namespace(namespace))
+    playbook(namespace, "-e", "profile=standard", "-e", "postgresql_monitoring_rules_file=%s" % rule_file)
+    pod_ip = core.read_namespaced_pod(NAME + "-0", namespace).status.pod_ip
+    prometheus = Prometheus(directory, [("%s:9187" % pod_ip, {"namespace": namespace, "service": NAME + "-metrics",
+                                                              "pod": NAME + "-0"})], rule_file)
+    request.addfinalizer(prometheus.stop)
+    prometheus.wait_for("the first scrape", lambda: prometheus.query("pg_up == 1")["data"]["result"])
+    dashboard_map = core.read_namespaced_config_map(NAME + "-dashboard", namespace)
+    dashboard = json.loads(dashboard_map.data[NAME + ".json"])
+    rules = yaml.safe_load(rule_file.read_text())["groups"][0]["rules"]
+    return prometheus, namespace, rules, dashboard
+
+
+def test_every_alert_expression_evaluates_on_a_real_scrape(monitored):
+    prometheus, dummy, rules, dummy = monitored
+    assert len(rules) == 14
+    for rule in rules:
+        answer = prometheus.query(rule["expr"])
+        assert answer["status"] == "success", (rule["alert"], answer)
+    prometheus.wait_for("one rule evaluation", lambda: all(
+        r.get("lastEvaluation", "").startswith("20") for g in prometheus.get("/api/v1/rules")["data"]["groups"]
+        for r in g["rules"]))
+    evaluated = [r for g in prometheus.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
+    assert [(r["name"], r.get("lastError")) for r in evaluated if r["health"] != "ok"] == []
+    assert len(evaluated) == 14
+
+
+def test_every_dashboard_query_evaluates_and_the_series_the_alerts_read_exist(monitored):
+    prometheus, dummy, dummy, dashboard = monitored
+    assert len(dashboard["panels"]) == 10
+    for expr in [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]:
+        answer = prometheus.query(expr)
+        assert answer["status"] == "success", (expr, answer)
+    # What the alerts divide and compare are real series of this instance (the exporter's and the collection's
+    # own queries), so no alert is silently empty.
+    for series in ("pg_stat_activity_count", "pg_settings_max_connections", "pg_stat_database_blks_hit",
+                   "pg_stat_database_blks_read", "pg_stat_database_xact_commit", "pg_stat_database_deadlocks",
+                   "pg_stat_database_temp_bytes", "pg_stat_activity_max_tx_duration", "pg_stat_archiver_failed_count",
+                   'pg_amp_database_xid_age{datname="alertmanagerpp"}', "pg_amp_postmaster_start_time_seconds",
+                   "pg_database_size_bytes"):
+        assert prometheus.query(series)["data"]["result"], series
+    assert prometheus.query('ALERTS{alertstate="firing"}')["data"]["result"] == []
+
+
+def test_stopping_the_server_sets_pg_up_0_and_postgresql_down_pending(monitored):
+    prometheus, namespace, dummy, dummy = monitored
+    configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
+
+    def keep_it_down():
+        try:  # each time the container is back, stop it again (the kubelet's back-off keeps it down longer)
+            run(configuration, namespace, NAME + "-0", "postgresql", ["sh", "-c", "kill -TERM 1"], timeout=5)
+        except Exception:  # pylint: disable=broad-except  # the container is down right now: fine
+            pass
+        return prometheus.query('ALERTS{alertname="PostgreSQLDown", alertstate="pending"}')["data"]["result"]
+
+    prometheus.wait_for("PostgreSQLDown pending", keep_it_down, timeout=90)
+    assert [s["value"][1] for s in prometheus.query("min_over_time(pg_up[2m])")["data"]["result"]] == ["0"]
+    pending = prometheus.query('ALERTS{alertname="PostgreSQLDown"}')["data"]["result"]
+    assert pending[0]["metric"]["severity"] == "critical" and pending[0]["metric"]["namespace"] == namespace
