@@ -122,19 +122,26 @@ def judge_ratio(value, critical, warning, what, problems, warnings):
         warnings.append("%s (warning above %.0f%%)" % (text, warning * 100))
 
 
-def assess(report, limits=None, expect_primary=True):
-    """(problems, warnings): problems make the instance unhealthy. A server of a Sentinel set may be a replica
-    (expect_primary false); the set's own checks judge the roles."""
-    limits = dict(DEFAULT_LIMITS, **(limits or {}))
-    problems, warnings = [], []
-    pod = report.get("pod")
+def assess_pod(pod, problems, warnings):
+    """Judge the pod's readiness and restarts; False when there is no pod (nothing else to judge)."""
     if pod is None:
-        return ["pod not found"], []
+        problems.append("pod not found")
+        return False
     if not pod["ready"]:
         problems.append("pod %s is not Ready (phase %s)" % (pod["name"], pod["phase"]))
     restarted = dict((name, count) for name, count in pod["restarts"].items() if count)
     if restarted:
         warnings.append("containers restarted: %s" % ", ".join("%s %d times" % item for item in sorted(restarted.items())))
+    return True
+
+
+def assess(report, limits=None, expect_primary=True):
+    """(problems, warnings): problems make the instance unhealthy. A server of a Sentinel set may be a replica
+    (expect_primary false); the set's own checks judge the roles."""
+    limits = dict(DEFAULT_LIMITS, **(limits or {}))
+    problems, warnings = [], []
+    if not assess_pod(report.get("pod"), problems, warnings):
+        return problems, warnings
     server = report.get("server")
     if server is None:
         problems.append("the server did not answer: %s" % report.get("server_error", "not asked"))

@@ -14,6 +14,7 @@ __metaclass__ = type
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import (
     ApiException, DatastoresError, api_error_text)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.health import (
+    assess_pod,
     disk_facts,
     judge_ratio,
     percent,
@@ -116,15 +117,9 @@ def gather(kube, params):
 def assess(report, limits=None):
     """(problems, warnings): problems make the instance unhealthy."""
     limits = dict(DEFAULT_LIMITS, **(limits or {}))
-    pod = report.get("pod")
-    if pod is None:
-        return ["pod not found"], []
     problems, warnings = [], []
-    if not pod["ready"]:
-        problems.append("pod %s is not Ready (phase %s)" % (pod["name"], pod["phase"]))
-    restarted = dict((name, count) for name, count in pod["restarts"].items() if count)
-    if restarted:
-        warnings.append("containers restarted: %s" % ", ".join("%s %d times" % item for item in sorted(restarted.items())))
+    if not assess_pod(report.get("pod"), problems, warnings):
+        return problems, warnings
     server = report.get("server")
     if server is None:
         problems.append("the server did not answer: %s" % report.get("server_error", "not asked"))

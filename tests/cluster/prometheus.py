@@ -56,6 +56,19 @@ class Prometheus:
         raise AssertionError("timed out waiting for %s; prometheus log: %s"
                              % (what, pathlib.Path(self.log.name).read_text()[-1500:]))
 
+    def failing_queries(self, exprs):
+        """The expressions (with the answer) that do not evaluate."""
+        answers = [(expr, self.query(expr)) for expr in exprs]
+        return [(expr, answer) for expr, answer in answers if answer["status"] != "success"]
+
+    def evaluated_rules(self):
+        """Every rule as Prometheus reports it, once each has been evaluated at least once."""
+        def all_rules():
+            return [r for g in self.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
+        self.wait_for("one rule evaluation", lambda: all(r.get("lastEvaluation", "").startswith("20")
+                                                          for r in all_rules()))
+        return all_rules()
+
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=30)
