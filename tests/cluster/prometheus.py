@@ -19,12 +19,14 @@ def free_port():
 
 
 class Prometheus:
-    """prometheus on loopback, scraping (address, labels) targets every second; stopped by its own PID."""
+    """prometheus on loopback, scraping (address, labels) targets every `interval` seconds (the scrape timeout one
+    second less, at least one); stopped by its own PID."""
 
-    def __init__(self, directory, targets, rule_file):
+    def __init__(self, directory, targets, rule_file, interval=1):
         self.port = free_port()
         config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "global": {"scrape_interval": "%ds" % interval, "scrape_timeout": "%ds" % max(1, interval - 1),
+                       "evaluation_interval": "1s"},
             "rule_files": [str(rule_file)],
             "scrape_configs": [{"job_name": "redis", "static_configs": [
                 {"targets": [address], "labels": labels} for address, labels in targets]}],
