@@ -2,8 +2,9 @@
 
 playbooks/rbac.yml (run with the cluster's admin kubeconfig) grants a
 ServiceAccount the collection's Role and ClusterRole; every playbook then runs
-(on an instance with TLS) with a kubeconfig holding only that ServiceAccount's token: deploy, an
-unchanged second deploy, backup, monitor, restore, removal to lite. Then each
+(on an instance with TLS) with a kubeconfig holding only that ServiceAccount's
+token: deploy, an unchanged second deploy, backup, monitor, restore, removal to
+lite; PostgreSQL's deploy, a reload, its health report and removal. Then each
 rule of the Role is taken away in turn, and a playbook that needs it fails
 with a message naming the permission it lacks.
 """
@@ -36,9 +37,13 @@ SMALL = ('{"redis_resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "li
          '"redis_maxmemory": "64mb", "redis_tls_enabled": true}')
 
 
-def playbook(name, namespace, kubeconfig, *args, expect_success=True):
+POSTGRESQL_SMALL = ('{"postgresql_storage_size": "1Gi", "postgresql_resources": {"requests": {"cpu": "50m", '
+                    '"memory": "256Mi"}, "limits": {"memory": "512Mi"}}}')
+
+
+def playbook(name, namespace, kubeconfig, *args, expect_success=True, stores="redis"):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               K8S_AUTH_KUBECONFIG=kubeconfig, KUBECONFIG=kubeconfig)
+               K8S_AUTH_KUBECONFIG=kubeconfig, KUBECONFIG=kubeconfig, AMP_STANDARD_STORES=stores)
     result = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"),
                              "playbooks/%s.yml" % name, "-e", "redis_namespace=" + namespace] + list(args),
                             cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -106,6 +111,12 @@ def run_as_account(granted, name, *args, expect_success=True):
                     expect_success=expect_success)
 
 
+def run_postgresql_as_account(granted, name, *args):
+    namespace, kubeconfig, dummy = granted
+    return playbook(name, namespace, kubeconfig, "-e", "postgresql_namespace=" + namespace, "-e", POSTGRESQL_SMALL,
+                    *args, stores="postgresql")
+
+
 def test_the_account_cannot_do_more_than_granted(granted, core):
     """The kubeconfig is really the ServiceAccount's: outside the namespace it may not even read."""
     namespace, kubeconfig, dummy = granted
@@ -126,6 +137,17 @@ def test_every_playbook_runs_with_exactly_the_granted_permissions(granted):
     assert changed(run_as_account(granted, "rotate_credentials", "-e", CONSUMERS)) == 0
     run_as_account(granted, "deploy", "-e", "profile=lite")
     run_as_account(granted, "deploy", "-e", "profile=standard")
+
+
+def test_postgresql_deploys_reloads_and_reports_with_exactly_the_granted_permissions(granted):
+    run_postgresql_as_account(granted, "deploy", "-e", "profile=standard")
+    assert changed(run_postgresql_as_account(granted, "deploy", "-e", "profile=standard")) == 0
+    # A reload: the server's pod annotated (pods patch), the server told over exec.
+    reloaded = run_postgresql_as_account(granted, "deploy", "-e", "profile=standard",
+                                         "-e", '{"postgresql_parameters": {"work_mem": "5MB"}}')
+    assert "reload: work_mem" in reloaded
+    run_postgresql_as_account(granted, "monitor")
+    run_postgresql_as_account(granted, "deploy", "-e", "profile=lite")
 
 
 # Each rule of the Role taken away: a playbook that needs it, and what its failure must name. Not taken away:
