@@ -173,11 +173,11 @@ def render_text(report, problems, warnings):
         connections = server["connections"]
         lines.append("server %s, up %d s, %s" % (server["version"], server["uptime_seconds"],
                                                  "in recovery" if server["in_recovery"] else "primary"))
-        lines.append("connections %d of %d (%s)" % (connections["total"], server["max_connections"],
-                                                   percent(connections["used_ratio"])))
+        lines.append("connections %d of %d (%s)"
+                     % (connections["total"], server["max_connections"], percent(connections["used_ratio"])))
         lines.append("cache hit ratio since the statistics' reset %s" % percent(server["cache_hit_ratio_since_reset"]))
-        lines.extend("database %s: %d MiB, transaction ID age %d" % (name, database["size_bytes"] // 1048576,
-                                                                     database["xid_age"])
+        lines.extend("database %s: %d MiB, transaction ID age %d"
+                     % (name, database["size_bytes"] // 1048576, database["xid_age"])
                      for name, database in sorted(server["databases"].items()))
     disk = report.get("disk")
     if disk:

@@ -67,8 +67,8 @@ class Prometheus:
         """Every rule as Prometheus reports it, once each has been evaluated at least once."""
         def all_rules():
             return [r for g in self.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
-        self.wait_for("one rule evaluation", lambda: all(r.get("lastEvaluation", "").startswith("20")
-                                                          for r in all_rules()))
+        self.wait_for("one rule evaluation",
+                      lambda: all(r.get("lastEvaluation", "").startswith("20") for r in all_rules()))
         return all_rules()
 
     def stop(self):

@@ -200,7 +200,7 @@ def test_a_rotation_stopped_by_ctrl_c_after_the_promotion_is_finished_by_the_nex
             os.killpg(process.pid, signal.SIGINT)
             break
     # Ansible ends after the task under way (the wait step: up to redis_credentials_timeout, 300 s).
-    rest, _ = process.communicate(timeout=400)
+    rest, dummy = process.communicate(timeout=400)
     assert process.returncode != 0, rest
 
     middle = passwords(core, namespace)
