@@ -40,9 +40,13 @@ def _wrap(function):
 
 def backup_line(entry):
     """One line of a backup listing."""
-    line = "%s  %-11s %12s bytes  %8s keys  %s" % (
+    if entry.get("store") == "postgresql":
+        content = "WAL to %s" % (entry.get("end_lsn") or "?")
+    else:
+        content = "%8s keys" % (entry.get("keys_total") if entry.get("keys_total") is not None else "?")
+    line = "%s  %-11s %12s bytes  %s  %s" % (
         entry.get("id"), entry.get("status"), entry.get("bytes") if entry.get("bytes") is not None else "?",
-        entry.get("keys_total") if entry.get("keys_total") is not None else "?", entry.get("created") or "")
+        content, entry.get("created") or "")
     return line + ("  (%s)" % entry["reason"] if entry.get("reason") else "")
 
 

@@ -35,7 +35,9 @@ HASH_CHUNK = 4 * 1024 * 1024
 FILE_MODE = "0600"
 DIR_MODE = "0700"
 # Files a killed run leaves: the snapshot's download and the manifest's temp file.
-LEFTOVER_RE = re.compile(r"^(\..+\.rdb\.partial-\d+|.+\.json\.tmp-\d+)$")
+LEFTOVER_RE = re.compile(r"^(\..+\.(rdb|tar|tar\.zst)\.partial-\d+|.+\.json\.tmp-\d+)$")
+# A backup's data file: a Redis RDB, or a PostgreSQL base backup's tar (zstd-compressed or not).
+DATA_SUFFIXES = (".rdb", ".tar.zst", ".tar")
 # A cluster id becomes a directory name.
 CLUSTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
@@ -203,15 +205,16 @@ class InstanceLock(object):
         self.handle.close()
 
 
-_ENTRY_RE = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}T\d{6}Z)\.(?P<ext>rdb|json)$")
+_ENTRY_RE = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}T\d{6}Z)\.(?P<ext>rdb|tar\.zst|tar|json)$")
 
 
 def list_backups(directory, verify=False, cluster=None):
     """Every backup of one instance, oldest first, as dicts.
 
-    Each entry: id, rdb, manifest (path or None), document (parsed manifest or
-    None), created (datetime or None), status: "ok", "missing-rdb",
-    "no-manifest" (an .rdb nobody vouches for), "unparseable" (manifest
+    Each entry: id, file (the data file; also as rdb), manifest (path or None),
+    document (parsed manifest or None), created (datetime or None), status:
+    "ok", "missing-rdb" or "missing-file" (a base backup's tar),
+    "no-manifest" (a data file nobody vouches for), "unparseable" (manifest
     unreadable or of the wrong shape), "foreign" (the manifest names another
     cluster than `cluster`) or, with verify, "corrupt" (sha256 or size differs).
     Only "ok" entries are backups; no entry, however malformed, stops the listing.
@@ -261,29 +264,37 @@ def _read_manifest(path):
 
 
 def _entry(directory, stem, exts, verify, cluster):
-    entry = {"id": stem, "rdb": os.path.join(directory, stem + ".rdb"), "manifest": None,
+    data = [ext for ext in exts if ext != "json"]
+    path = os.path.join(directory, stem + "." + (data[0] if data else "rdb"))
+    # "rdb" stays for the Redis callers; "file" is any store's data file.
+    entry = {"id": stem, "file": path, "rdb": path, "manifest": None,
              "document": None, "created": None, "status": "ok", "reason": ""}
     if "json" not in exts:
-        entry.update(status="no-manifest", reason="an .rdb without a manifest is not a backup")
+        entry.update(status="no-manifest", reason="a %s without a manifest is not a backup"
+                     % os.path.basename(path))
         return entry
     entry["manifest"] = os.path.join(directory, stem + ".json")
     document, problem = _read_manifest(entry["manifest"])
+    if not problem and document.get("file", stem + ".rdb") not in [stem + suffix for suffix in DATA_SUFFIXES]:
+        problem = "malformed manifest: file %r is not %s with a data file's suffix" % (document.get("file"), stem)
     if problem:
         entry.update(status="unparseable", reason=problem)
         return entry
     entry["document"] = document
     entry["created"] = parse_iso(document["finished_at"])
+    entry["file"] = entry["rdb"] = path = os.path.join(directory, document.get("file", stem + ".rdb"))
     if cluster is not None and document.get("cluster") != cluster:
         entry.update(status="foreign", reason="the manifest names cluster %r, this directory holds %r's backups"
                      % (document.get("cluster"), cluster))
         return entry
-    if "rdb" not in exts:
-        entry.update(status="missing-rdb", reason="the manifest's .rdb file is missing")
+    if not os.path.isfile(path):
+        entry.update(status="missing-rdb" if path.endswith(".rdb") else "missing-file",
+                     reason="the manifest's %s file is missing" % os.path.basename(path))
     elif verify:
-        size = os.path.getsize(entry["rdb"])
+        size = os.path.getsize(path)
         if size != document["bytes"]:
             entry.update(status="corrupt", reason="size %d, manifest says %d" % (size, document["bytes"]))
-        elif sha256_file(entry["rdb"]) != document["sha256"]:
+        elif sha256_file(path) != document["sha256"]:
             entry.update(status="corrupt", reason="sha256 differs from the manifest")
     return entry
 
@@ -321,8 +332,8 @@ def retention_plan(entries, keep_last=None, keep_days=None, now=None):
 
 
 def delete_backup(entry):
-    """Remove the manifest first: without it the .rdb is no longer a backup."""
-    for path in (entry["manifest"], entry["rdb"]):
+    """Remove the manifest first: without it the data file is no longer a backup."""
+    for path in (entry["manifest"], entry["file"]):
         if path and os.path.exists(path):
             os.unlink(path)
 
@@ -332,8 +343,10 @@ def public(entry):
     document = entry["document"] or {}
     return {
         "id": entry["id"], "status": entry["status"], "reason": entry["reason"],
-        "rdb": entry["rdb"], "manifest": entry["manifest"],
+        "file": entry["file"], "rdb": entry["rdb"], "manifest": entry["manifest"],
         "created": iso(entry["created"]) if entry["created"] else None,
         "bytes": document.get("bytes"), "sha256": document.get("sha256"),
         "keys_total": document.get("keys_total"), "cluster": document.get("cluster"),
+        "store": document.get("store", "redis"), "end_lsn": document.get("end_lsn"),
+        "timeline": document.get("timeline"),
     }

@@ -120,7 +120,8 @@ class Psql(object):
     def __init__(self, configuration, namespace, pod, container="postgresql", bin_dir="/usr/lib/postgresql/15/bin",
                  socket_dir="/run/postgresql", port=5432, timeout=60):
         self.target = (configuration, namespace, pod, container)
-        self.psql, self.socket_dir, self.port = "%s/psql" % bin_dir, socket_dir, str(port)
+        self.bin_dir, self.socket_dir, self.port = bin_dir, socket_dir, str(port)
+        self.psql = "%s/psql" % bin_dir
         self.command = [self.psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                         "-h", socket_dir, "-p", self.port, "-U", "postgres"]
         self.timeout = timeout

@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Alertmanager++ data tier team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A PostgreSQL base backup from a pod to the controller (the postgresql_basebackup module's logic).
+
+pg_basebackup runs in the server's container as the server's OS user over the pod's socket (peer: no password
+crosses the exec) and writes its tar to stdout; nothing is written inside the pod. Each frame that arrives goes
+two ways at once: to the file (zstd-compressed as it is written, in a thread) and to the tar check
+(postgresql_basebackup.TarCheck, in another). The file gets its final name only when the check has proved the
+whole backup, and the manifest is written after it: no manifest, no backup.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+import time
+
+try:
+    import zstandard
+    HAS_ZSTANDARD = True
+except ImportError:  # said by BaseBackup when compression is asked for
+    HAS_ZSTANDARD = False
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExec
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_basebackup import (
+    BaseBackupError,
+    StreamReader,
+    TarCheck,
+    verify,
+)
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import FileSink, publish
+
+COMPRESSIONS = ("zstd", "none")
+SUFFIX = {"zstd": ".tar.zst", "none": ".tar"}
+ZSTD_LEVEL = 3
+
+
+class HashingFile(object):
+    """A write-only file that hashes and counts what goes through it (the bytes as they land on disk)."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data):
+        self.handle.write(data)
+        self.digest.update(data)
+        self.bytes += len(data)
+        return len(data)
+
+    def flush(self):
+        self.handle.flush()
+
+
+class Tee(object):
+    """The exec's sink: each frame to the file's writer and to the tar check."""
+
+    def __init__(self, *sinks):
+        self.sinks = sinks
+
+    def __call__(self, chunk):
+        for sink in self.sinks:
+            sink(chunk)
+
+
+def basebackup_command(bin_dir, socket_dir, port, superuser, label, checkpoint):
+    return ["%s/pg_basebackup" % bin_dir, "-h", socket_dir, "-p", str(port), "-U", superuser, "-D", "-", "-Ft",
+            "-X", "fetch", "--manifest-checksums=SHA256", "-c", checkpoint, "-l", label]
+
+
+class BaseBackup(object):
+    """One base backup of one server pod into the instance's backup directory. run() returns the manifest."""
+
+    def __init__(self, configuration, psql, target, dest, name, cluster, compression="zstd", checkpoint="fast",
+                 transfer_timeout=600, check_mode=False, file_mode=index.FILE_MODE, dir_mode=index.DIR_MODE):
+        if compression not in COMPRESSIONS:
+            raise BaseBackupError("compression %r: one of %s" % (compression, ", ".join(COMPRESSIONS)))
+        if compression == "zstd" and not HAS_ZSTANDARD:
+            raise BaseBackupError("compression zstd needs the Python library zstandard on the controller "
+                                  "(pip install zstandard), or compression none")
+        self.configuration = configuration
+        self.psql = psql
+        self.namespace, self.pod, self.container = target
+        self.name, self.cluster = name, cluster
+        self.directory = index.instance_dir(dest, cluster, self.namespace, name)
+        self.compression, self.checkpoint = compression, checkpoint
+        self.transfer_timeout = transfer_timeout
+        self.check_mode = check_mode
+        self.file_mode = index.parse_mode(file_mode, "file_mode")
+        self.dir_mode = index.parse_mode(dir_mode, "dir_mode")
+        self.leftovers_removed = []
+        self.malformed = []
+
+    def run(self):
+        server = self.server_facts()
+        if self.check_mode:
+            return {"changed": True, "msg": "would take a base backup of %s/%s (PostgreSQL %s) into %s"
+                    % (self.namespace, self.pod, server["version"], self.directory)}
+        index.make_dirs(self.directory, self.dir_mode)
+        self.malformed = [entry for entry in index.list_backups(self.directory, cluster=self.cluster)
+                          if entry["status"] != "ok"]
+        with index.InstanceLock(self.directory):
+            self.leftovers_removed = index.clean_leftovers(self.directory)
+            return self.backup(server)
+
+    def server_facts(self):
+        row = self.psql.rows("SELECT current_setting('server_version_num')::int / 10000 AS major, "
+                             "split_part(current_setting('server_version'), ' ', 1) AS version, "
+                             "pg_is_in_recovery() AS in_recovery, "
+                             "(SELECT system_identifier::text FROM pg_control_system()) AS system_identifier")[0]
+        return row
+
+    def backup(self, server):
+        started, clock = index.utc_now(), time.monotonic()
+        backup = index.backup_id(self.name, started)
+        final = os.path.join(self.directory, backup + SUFFIX[self.compression])
+        temp = os.path.join(self.directory, ".%s%s.partial-%d" % (backup, SUFFIX[self.compression], os.getpid()))
+        try:
+            written, tar_sink, facts, seconds = self.stream(temp, backup, server["major"])
+            if facts["system_identifier"] != server["system_identifier"]:
+                raise BaseBackupError("the backup is of system %s, the server is %s"
+                                      % (facts["system_identifier"], server["system_identifier"]))
+            publish(temp, final)
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+        finished = index.utc_now()
+        manifest = {
+            "format": index.MANIFEST_FORMAT,
+            "id": backup,
+            "store": "postgresql",
+            "kind": "base",
+            "cluster": self.cluster,
+            "file": os.path.basename(final),
+            "sha256": written.digest.hexdigest(),
+            "bytes": written.bytes,
+            "compression": self.compression,
+            "tar_sha256": tar_sink.digest.hexdigest(),
+            "tar_bytes": tar_sink.bytes,
+            "server_version": server["version"],
+            "system_identifier": facts["system_identifier"],
+            "timeline": facts["timeline"],
+            "start_lsn": facts["start_lsn"],
+            "end_lsn": facts["end_lsn"],
+            "checkpoint_lsn": facts["checkpoint_lsn"],
+            "wal_segments": facts["wal_segments"],
+            "source": {"cluster": self.cluster, "namespace": self.namespace, "pod": self.pod,
+                       "container": self.container, "in_recovery": server["in_recovery"]},
+            "checks": {"verified": True, "files": facts["files"], "data_bytes": facts["bytes"],
+                       "backup_manifest_sha256": facts["manifest_sha256"],
+                       "method": "every file's size and SHA-256 against the server's backup_manifest (itself "
+                                 "checksummed); the WAL range's segments present, of this system, pages valid"},
+            "started_at": index.iso(started),
+            "finished_at": index.iso(finished),
+            "duration_seconds": round(time.monotonic() - clock, 3),
+            "transfer_seconds": round(seconds, 3),
+            "transfer_mb_per_s": round(tar_sink.bytes / 1e6 / seconds, 1) if seconds else None,
+        }
+        manifest_path = os.path.join(self.directory, backup + ".json")
+        try:
+            index.write_json_atomically(manifest_path, manifest, self.file_mode)
+        except BaseException:
+            os.unlink(final)  # no manifest, no backup
+            raise
+        return dict(manifest, changed=True, path=final, manifest_path=manifest_path)
+
+    def stream(self, temp, label, major):
+        """Stream pg_basebackup's tar into `temp`, checking it on the way: (file, tar sink, facts, seconds)."""
+        command = basebackup_command(self.psql.bin_dir, self.psql.socket_dir, self.psql.port, "postgres", label,
+                                     self.checkpoint)
+        reader = StreamReader()
+        tar_check = TarCheck(reader, major).start()
+        start = time.monotonic()
+        try:
+            with index.create_private(temp, self.file_mode) as handle:
+                written = HashingFile(handle)
+                writer = self.writer(written)
+                with FileSink(writer) as tar_sink:
+                    with PodExec(self.configuration, self.namespace, self.pod, self.container, command,
+                                 timeout=self.transfer_timeout) as session:
+                        rc = session.stream(Tee(tar_sink, reader.feed))
+                        stderr = bytes(session.stderr)
+                if writer is not written:
+                    writer.close()
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            reader.end()
+            tar_check.thread.join()
+        seconds = (tar_sink.last_byte_at or time.monotonic()) - start
+        if rc != 0:
+            raise BaseBackupError("pg_basebackup in %s exited %d: %s"
+                                  % (self.pod, rc, stderr.decode("utf-8", "replace").strip()[-800:]))
+        tar_check.join()
+        return written, tar_sink, verify(tar_check), seconds
+
+    def writer(self, written):
+        if self.compression == "none":
+            return written
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(written, closefd=False)
