@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import hashlib
 import os
+import re
 import time
 
 try:
@@ -37,6 +38,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot
 COMPRESSIONS = ("zstd", "none")
 SUFFIX = {"zstd": ".tar.zst", "none": ".tar"}
 ZSTD_LEVEL = 3
+MAX_RATE = re.compile(r"^[1-9][0-9]*[kM]?$")
 
 
 class HashingFile(object):
@@ -68,16 +70,18 @@ class Tee(object):
             sink(chunk)
 
 
-def basebackup_command(bin_dir, socket_dir, port, superuser, label, checkpoint):
-    return ["%s/pg_basebackup" % bin_dir, "-h", socket_dir, "-p", str(port), "-U", superuser, "-D", "-", "-Ft",
-            "-X", "fetch", "--manifest-checksums=SHA256", "-c", checkpoint, "-l", label]
+def basebackup_command(bin_dir, socket_dir, port, superuser, label, checkpoint, max_rate=""):
+    command = ["%s/pg_basebackup" % bin_dir, "-h", socket_dir, "-p", str(port), "-U", superuser, "-D", "-", "-Ft",
+               "-X", "fetch", "--manifest-checksums=SHA256", "-c", checkpoint, "-l", label]
+    return command + (["--max-rate", max_rate] if max_rate else [])
 
 
 class BaseBackup(object):
     """One base backup of one server pod into the instance's backup directory. run() returns the manifest."""
 
     def __init__(self, configuration, psql, target, dest, name, cluster, compression="zstd", checkpoint="fast",
-                 transfer_timeout=600, check_mode=False, file_mode=index.FILE_MODE, dir_mode=index.DIR_MODE):
+                 max_rate="", transfer_timeout=600, check_mode=False, file_mode=index.FILE_MODE,
+                 dir_mode=index.DIR_MODE):
         if compression not in COMPRESSIONS:
             raise BaseBackupError("compression %r: one of %s" % (compression, ", ".join(COMPRESSIONS)))
         if compression == "zstd" and not HAS_ZSTANDARD:
@@ -88,7 +92,9 @@ class BaseBackup(object):
         self.namespace, self.pod, self.container = target
         self.name, self.cluster = name, cluster
         self.directory = index.instance_dir(dest, cluster, self.namespace, name)
-        self.compression, self.checkpoint = compression, checkpoint
+        if max_rate and not MAX_RATE.match(max_rate):
+            raise BaseBackupError("max_rate %r: kB/s as pg_basebackup takes it, e.g. 32768 or 50M" % max_rate)
+        self.compression, self.checkpoint, self.max_rate = compression, checkpoint, max_rate
         self.transfer_timeout = transfer_timeout
         self.check_mode = check_mode
         self.file_mode = index.parse_mode(file_mode, "file_mode")
@@ -140,7 +146,6 @@ class BaseBackup(object):
             "sha256": written.digest.hexdigest(),
             "bytes": written.bytes,
             "compression": self.compression,
-            "tar_sha256": tar_sink.digest.hexdigest(),
             "tar_bytes": tar_sink.bytes,
             "server_version": server["version"],
             "system_identifier": facts["system_identifier"],
@@ -172,7 +177,7 @@ class BaseBackup(object):
     def stream(self, temp, label, major):
         """Stream pg_basebackup's tar into `temp`, checking it on the way: (file, tar sink, facts, seconds)."""
         command = basebackup_command(self.psql.bin_dir, self.psql.socket_dir, self.psql.port, "postgres", label,
-                                     self.checkpoint)
+                                     self.checkpoint, self.max_rate)
         reader = StreamReader()
         tar_check = TarCheck(reader, major).start()
         start = time.monotonic()
@@ -180,7 +185,8 @@ class BaseBackup(object):
             with index.create_private(temp, self.file_mode) as handle:
                 written = HashingFile(handle)
                 writer = self.writer(written)
-                with FileSink(writer) as tar_sink:
+                # The file's own hash (HashingFile) is the one the manifest needs; the tar's is not hashed twice.
+                with FileSink(writer, hashed=False) as tar_sink:
                     with PodExec(self.configuration, self.namespace, self.pod, self.container, command,
                                  timeout=self.transfer_timeout) as session:
                         rc = session.stream(Tee(tar_sink, reader.feed))

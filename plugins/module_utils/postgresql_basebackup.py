@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import hashlib
 import json
 import queue
@@ -27,6 +28,7 @@ import threading
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 
 HASH_CHUNK = 1024 * 1024
+TAR_READ = 1024 * 1024  # tarfile reads its stream in pieces of this size (its default, 10 KiB, costs CPU)
 # XLOG_PAGE_MAGIC of PostgreSQL 15 (src/include/access/xlog_internal.h); each major version has its own.
 WAL_PAGE_MAGIC = {15: 0xD110}
 XLP_LONG_HEADER = 0x0002
@@ -72,7 +74,8 @@ class StreamReader(object):
 
     def __init__(self, frames=256):
         self.queue = queue.Queue(frames)
-        self.buffer = b""
+        self.pieces = collections.deque()
+        self.available = 0
         self.ended = False
 
     def feed(self, chunk):
@@ -82,16 +85,24 @@ class StreamReader(object):
         self.queue.put(None)
 
     def read(self, size=-1):
-        while not self.ended and (size < 0 or len(self.buffer) < size):
+        while not self.ended and (size < 0 or self.available < size):
             chunk = self.queue.get()
             if chunk is None:
                 self.ended = True
             else:
-                self.buffer += chunk
-        if size < 0:
-            size = len(self.buffer)
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
+                self.pieces.append(chunk)
+                self.available += len(chunk)
+        size = self.available if size < 0 else min(size, self.available)
+        out = bytearray()
+        while len(out) < size:
+            piece, need = self.pieces[0], size - len(out)
+            if len(piece) <= need:
+                out += self.pieces.popleft()
+            else:
+                out += piece[:need]
+                self.pieces[0] = piece[need:]
+        self.available -= size
+        return bytes(out)
 
     def drain(self):
         """Swallow what is still fed (after the reader failed), so the feeder never blocks."""
@@ -180,7 +191,7 @@ class TarCheck(object):
 
     def run(self):
         try:
-            with tarfile.open(fileobj=self.reader, mode="r|") as tar:
+            with tarfile.open(fileobj=self.reader, mode="r|", bufsize=TAR_READ) as tar:
                 for member in tar:
                     if member.isreg():
                         self.read_file(member.name, tar.extractfile(member), member.size)

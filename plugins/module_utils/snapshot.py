@@ -50,7 +50,7 @@ class SnapshotError(DatastoresError):
 
 
 class FileSink(object):
-    """Writes stdout frames to a file, hashing and counting them, in a thread of its own.
+    """Writes stdout frames to a file, hashing (unless hashed=False) and counting them, in a thread of its own.
 
     Hashing and writing (both release the GIL) overlap with reading the socket;
     the queue bounds the memory held in between (QUEUE_FRAMES frames, ~32 KB each).
@@ -59,9 +59,9 @@ class FileSink(object):
 
     QUEUE_FRAMES = 256
 
-    def __init__(self, handle):
+    def __init__(self, handle, hashed=True):
         self.handle = handle
-        self.digest = hashlib.sha256()
+        self.digest = hashlib.sha256() if hashed else None
         self.bytes = 0
         self.last_byte_at = None
         self.error = None
@@ -93,7 +93,8 @@ class FileSink(object):
             if self.error is None:
                 try:
                     self.handle.write(chunk)
-                    self.digest.update(chunk)
+                    if self.digest is not None:
+                        self.digest.update(chunk)
                 except (IOError, OSError) as exc:  # disk full, I/O error: reported by the reader
                     self.error = exc
 

@@ -49,6 +49,12 @@ options:
     type: str
     choices: [fast, spread]
     default: fast
+  max_rate:
+    description:
+      - Most the server sends per second (C(pg_basebackup --max-rate)), in kB/s or with C(k) or C(M); empty for no
+        limit. A limit spares a busy instance's disk and network, and makes the backup take longer.
+    type: str
+    default: ''
   transfer_timeout:
     description: Seconds without a byte from the pod after which the backup is abandoned.
     type: int
@@ -143,6 +149,7 @@ def take(module):
     backup = BaseBackup(kube.configuration, psql, (params["namespace"], pod, params["container"]), params["dest"],
                         params["name"] or params["statefulset"], cluster_identity(kube, params["cluster"]),
                         compression=params["compression"], checkpoint=params["checkpoint"],
+                        max_rate=params["max_rate"],
                         transfer_timeout=params["transfer_timeout"], check_mode=module.check_mode,
                         file_mode=params["file_mode"], dir_mode=params["dir_mode"])
     result = backup.run()
@@ -161,6 +168,7 @@ def main():
         name=dict(type="str", default=""),
         compression=dict(type="str", choices=["zstd", "none"], default="zstd"),
         checkpoint=dict(type="str", choices=["fast", "spread"], default="fast"),
+        max_rate=dict(type="str", default=""),
         transfer_timeout=dict(type="int", default=600),
         **MODES_ARG_SPEC
     )

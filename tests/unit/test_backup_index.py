@@ -13,14 +13,14 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import b
 NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 
-def make_backup(directory, days_ago, data=b"REDIS0010-data", name="inst", cluster="c1"):
+def make_backup(directory, days_ago, data=b"REDIS0010-data", name="inst", cluster="c1", suffix=".rdb", **fields):
     when = NOW - datetime.timedelta(days=days_ago)
     backup = index.backup_id(name, when)
-    (directory / (backup + ".rdb")).write_bytes(data)
-    index.write_json_atomically(str(directory / (backup + ".json")), {
+    (directory / (backup + suffix)).write_bytes(data)
+    index.write_json_atomically(str(directory / (backup + ".json")), dict({
         "format": index.MANIFEST_FORMAT, "id": backup, "cluster": cluster, "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data), "finished_at": index.iso(when), "keys_total": 1,
-    })
+        "bytes": len(data), "finished_at": index.iso(when), "keys_total": 1, "file": backup + suffix,
+    }, **fields))
     return backup
 
 
@@ -159,9 +159,30 @@ def test_names_that_would_leave_the_backup_directory_are_refused(tmp_path, clust
         index.instance_dir(str(tmp_path), cluster, namespace, name)
 
 
+def test_base_backups_of_postgresql_are_listed_checked_and_deleted_like_rdbs(tmp_path):
+    old = make_backup(tmp_path, 3, data=b"tar-zst", suffix=".tar.zst", store="postgresql", end_lsn="0/2000100")
+    corrupt = make_backup(tmp_path, 2, data=b"tar-zst", suffix=".tar.zst", store="postgresql")
+    (tmp_path / (corrupt + ".tar.zst")).write_bytes(b"tar-zsT")
+    missing = make_backup(tmp_path, 1, data=b"tar", suffix=".tar", store="postgresql")
+    (tmp_path / (missing + ".tar")).unlink()
+    entries = index.list_backups(str(tmp_path), verify=True)
+    assert {e["id"]: e["status"] for e in entries} == {old: "ok", corrupt: "corrupt", missing: "missing-file"}
+    public = index.public(entries[0])
+    assert public["file"].endswith(old + ".tar.zst") and public["store"] == "postgresql"
+    assert public["end_lsn"] == "0/2000100"
+    index.delete_backup(entries[0])
+    assert not (tmp_path / (old + ".tar.zst")).exists() and not (tmp_path / (old + ".json")).exists()
+
+
+def test_a_manifest_naming_a_file_outside_its_backup_is_unparseable(tmp_path):
+    backup = make_backup(tmp_path, 1, file="../../etc/passwd")
+    entry = index.list_backups(str(tmp_path))[0]
+    assert (entry["id"], entry["status"]) == (backup, "unparseable")
+
+
 def test_leftovers_of_killed_runs_are_removed_and_nothing_else(tmp_path):
     backup = make_backup(tmp_path, 1)
-    leftovers = [".%s.rdb.partial-4242" % backup, "%s.json.tmp-4243" % backup]
+    leftovers = [".%s.rdb.partial-4242" % backup, ".%s.tar.zst.partial-4244" % backup, "%s.json.tmp-4243" % backup]
     kept = [".lock", ".notes", "README", backup + ".rdb", backup + ".json"]
     for name in leftovers + [".lock", ".notes", "README"]:
         (tmp_path / name).write_bytes(b"x")

@@ -1,0 +1,246 @@
+"""PostgreSQL base backups by playbooks/backup.yml on the real cluster (standard_stores [postgresql]).
+
+A table of hostile rows (every byte value, NUL, newline, 0xFF, invalid UTF-8, big and small values) is backed up;
+the backup is then decompressed on this machine, checked by pg_verifybackup, and started by a PostgreSQL 15 here:
+it must hold exactly the rows the pod held. Then the interruptions an operator causes: a second backup while one
+runs is refused naming the lock; Ctrl-C in the middle of the stream leaves a whole verified backup or none; a
+killed module publishes nothing and its partial file is removed by the next run; check mode writes nothing.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+import pytest
+import zstandard
+
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import Psql
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NAME = "alertmanagerpp-postgresql"
+BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
+SMALL = ('{"postgresql_storage_size": "2Gi", "postgresql_resources": {"requests": {"cpu": "250m", '
+         '"memory": "256Mi"}, "limits": {"memory": "512Mi"}}}')
+# Every byte value in keys and values; text that is not UTF-8 as bytea; NULs and newlines; big and small rows.
+HOSTILE = r"""
+CREATE TABLE hostile (k bytea PRIMARY KEY, v bytea, t text);
+INSERT INTO hostile SELECT decode(lpad(to_hex(i), 8, '0'), 'hex'), decode(repeat(lpad(to_hex(i % 256), 2, '0'),
+  1 + i % 300), 'hex'), E'line\nbreak\t' || i FROM generate_series(0, 200000) i;
+INSERT INTO hostile VALUES ('\x00'::bytea, '\x000aff0d80c328fffe'::bytea, NULL),
+  ('\xff'::bytea, (SELECT string_agg(decode(lpad(to_hex(b), 2, '0'), 'hex'), ''::bytea) FROM generate_series(0, 255) b),
+   E'\u00e9\u2603');
+INSERT INTO hostile SELECT decode('fe' || lpad(to_hex(i), 6, '0'), 'hex'),
+  (SELECT string_agg(sha512(int4send(i * 1000 + j)), ''::bytea) FROM generate_series(1, 40000) j), 'big'
+  FROM generate_series(1, 40) i;
+"""
+DIGEST = "SELECT count(*) || ':' || md5(string_agg(md5(k || coalesce(v, '') || convert_to(coalesce(t, '~'), " \
+         "'UTF8')), '' ORDER BY k)) AS digest FROM hostile"
+
+
+def playbook(namespace, backup_dir, name, *args, check=True):
+    command = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "playbooks/%s.yml" % name,
+               "-e", "postgresql_namespace=" + namespace, "-e", "postgresql_backup_dir=" + str(backup_dir),
+               "-e", SMALL] + list(args)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), AMP_STANDARD_STORES="postgresql",
+               ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result
+
+
+def start_playbook(namespace, backup_dir, name, *args):
+    command = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "playbooks/%s.yml" % name,
+               "-e", "postgresql_namespace=" + namespace, "-e", "postgresql_backup_dir=" + str(backup_dir),
+               "-e", SMALL] + list(args)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), AMP_STANDARD_STORES="postgresql",
+               ANSIBLE_NOCOLOR="1")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+@pytest.fixture(scope="module")
+def instance(core, request, tmp_path_factory):
+    """(namespace, psql, backups' base directory, the instance's backup directory, the table's digest)."""
+    namespace = "amp-pg-backup-%d" % os.getpid()
+    request.addfinalizer(lambda: core.delete_namespace(namespace))
+    backup_dir = tmp_path_factory.mktemp("pg-backups")
+    playbook(namespace, backup_dir, "deploy", "-e", "profile=standard")
+    configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
+    psql = Psql(configuration, namespace, NAME + "-0", timeout=600)
+    psql.script(HOSTILE, database="alertmanagerpp")
+    digest = psql.rows(DIGEST, database="alertmanagerpp")[0]["digest"]
+    cluster = core.read_namespace("kube-system").metadata.uid
+    return namespace, psql, backup_dir, backup_dir / cluster / namespace / NAME, digest
+
+
+def published(directory):
+    return sorted(path.name for path in directory.iterdir() if not path.name.startswith("."))
+
+
+def start_local_server(data, port):
+    """Start PostgreSQL 15 here on a restored data directory (recovery from its backup_label); its socket dir."""
+    (data / "postgresql.conf").write_text("listen_addresses = ''\n")
+    (data / "pg_hba.conf").write_text("local all all peer\n")
+    run_dir = data.parent / "run"
+    run_dir.mkdir()
+    subprocess.run(["chown", "-R", "postgres:postgres", str(data.parent)], check=True)
+    os.chmod(data, 0o700)
+    subprocess.run(["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-D", str(data), "-w", "-t", "120",
+                    "-l", str(data.parent / "log"), "start", "-o",
+                    "-c port=%d -c unix_socket_directories=%s" % (port, run_dir)], check=True, capture_output=True)
+    return run_dir
+
+
+def test_a_base_backup_restores_here_to_exactly_the_rows_of_the_pod(instance, tmp_path):
+    namespace, dummy, backup_dir, directory, digest = instance
+    output = playbook(namespace, backup_dir, "backup").stdout
+    assert "every file checked against the server manifest" in output
+    names = published(directory)
+    assert len(names) == 2 and names[0].endswith(".json") and names[1].endswith(".tar.zst"), names
+    manifest = json.loads((directory / names[0]).read_text())
+    assert manifest["store"] == "postgresql" and manifest["checks"]["verified"] is True
+    assert oct((directory / names[1]).stat().st_mode & 0o777) == "0o600"
+    assert manifest["bytes"] == (directory / names[1]).stat().st_size
+    assert manifest["tar_bytes"] > manifest["bytes"]  # compressed
+
+    base = pathlib.Path(tempfile.mkdtemp(prefix="amp-pg-restore-"))
+    try:
+        data = base / "data"
+        data.mkdir()
+        with open(directory / names[1], "rb") as handle:
+            stream = zstandard.ZstdDecompressor().stream_reader(handle)
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                tar.extractall(data)  # nosec: the backup this test just took
+        verified = subprocess.run([str(BIN / "pg_verifybackup"), str(data)], capture_output=True, text=True,
+                                  check=False)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        port = 55000 + os.getpid() % 5000
+        run_dir = start_local_server(data, port)
+        try:
+            restored = subprocess.run(["runuser", "-u", "postgres", "--", str(BIN / "psql"), "-XAt", "-h",
+                                       str(run_dir), "-p", str(port), "-d", "alertmanagerpp", "-c", DIGEST],
+                                      capture_output=True, text=True, check=True).stdout.strip()
+        finally:
+            subprocess.run(["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-D", str(data), "-m",
+                            "immediate", "stop"], check=False, capture_output=True)
+        assert restored == digest
+        assert digest.startswith("200043:")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def wait_for_partial(directory, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if directory.is_dir() and any(".partial-" in path.name for path in directory.iterdir()):
+            return
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        time.sleep(0.05)
+    raise AssertionError("no partial file in %s after %d s" % (directory, timeout))
+
+
+# The table (~150 MB) at 5 MB/s: a backup streams for ~30 s, long enough to interrupt it for sure.
+SLOW = ("-e", "postgresql_backup_max_rate=5M", "-e", "postgresql_backup_compression=none")
+
+
+def test_a_second_backup_while_one_streams_is_refused_naming_the_lock(instance):
+    namespace, dummy, backup_dir, directory, dummy = instance
+    before = published(directory)
+    first = start_playbook(namespace, backup_dir, "backup", *SLOW)
+    wait_for_partial(directory, first)
+    second = playbook(namespace, backup_dir, "backup", check=False)
+    first_output = first.communicate(timeout=600)[0]
+    assert second.returncode != 0 and "another run holds" in second.stdout, second.stdout[-3000:]
+    assert first.returncode == 0, first_output[-3000:]
+    assert len(published(directory)) == len(before) + 2
+
+
+def module_pid(playbook_pid):
+    """The PID of the postgresql_basebackup module that ansible-playbook `playbook_pid` runs (a descendant)."""
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"AnsiballZ_postgresql_basebackup" in command and playbook_pid in ancestry(int(entry.name)):
+            return int(entry.name)
+    return None
+
+
+def ancestry(pid):
+    chain = []
+    while pid > 1:
+        try:
+            pid = int((pathlib.Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            break
+        chain.append(pid)
+    return chain
+
+
+def wait_until_no_backup_runs_in_the_server(psql):
+    deadline = time.monotonic() + 60
+    while psql.rows("SELECT pid FROM pg_stat_progress_basebackup"):
+        assert time.monotonic() < deadline, "pg_basebackup still runs in the server"
+        time.sleep(1)
+
+
+def test_ctrl_c_during_the_stream_leaves_a_whole_verified_backup_or_none(instance):
+    """Ansible lets the task under way end (the module runs in a session of its own): either it published a whole,
+    verified backup or nothing; never a partial file or a file without its manifest."""
+    namespace, psql, backup_dir, directory, dummy = instance
+    before = published(directory)
+    process = start_playbook(namespace, backup_dir, "backup", *SLOW)
+    wait_for_partial(directory, process)
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode != 0, output[-3000:]
+    wait_until_no_backup_runs_in_the_server(psql)
+    new = sorted(set(published(directory)) - set(before))
+    assert not [path.name for path in directory.iterdir() if ".partial-" in path.name]
+    if new:
+        assert len(new) == 2 and new[0].endswith(".json") and new[1].endswith(".tar"), new
+        assert json.loads((directory / new[0]).read_text())["checks"]["verified"] is True
+    listing = playbook(namespace, backup_dir, "backup", "--tags", "postgresql_backup_list").stdout
+    assert "corrupt" not in listing and "missing" not in listing
+
+
+def test_a_killed_backup_publishes_nothing_and_the_next_run_cleans_up(instance):
+    """SIGKILL of the module (a lost controller, the OOM killer): its partial file stays, the server's side of the
+    backup ends by itself, the next run removes the file under the lock and backs up."""
+    namespace, psql, backup_dir, directory, dummy = instance
+    before = published(directory)
+    process = start_playbook(namespace, backup_dir, "backup", *SLOW)
+    wait_for_partial(directory, process)
+    pid = module_pid(process.pid)
+    assert pid, "no postgresql_basebackup module under ansible-playbook %d" % process.pid
+    os.kill(pid, signal.SIGKILL)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode != 0, output[-3000:]
+    assert published(directory) == before
+    assert [path.name for path in directory.iterdir() if ".partial-" in path.name]
+    wait_until_no_backup_runs_in_the_server(psql)
+    again = playbook(namespace, backup_dir, "backup", "-v").stdout
+    assert "leftovers_removed" in again
+    assert not [path.name for path in directory.iterdir() if ".partial-" in path.name]
+    assert len(published(directory)) == len(before) + 2
+
+
+def test_check_mode_writes_nothing(instance):
+    namespace, dummy, backup_dir, directory, dummy = instance
+    before = sorted(path.name for path in directory.iterdir())
+    output = playbook(namespace, backup_dir, "backup", "--check").stdout
+    assert "would take a base backup of %s/%s-0" % (namespace, NAME) in output
+    assert sorted(path.name for path in directory.iterdir()) == before
