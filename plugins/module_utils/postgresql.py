@@ -243,6 +243,28 @@ def extension_plan(live_extensions, wanted):
             ["create extension %s" % name for name in missing])
 
 
+# Where backup.yml records each published base backup, in the database postgres; the exporter (pg_monitor) reads
+# the newest one for the backup age alert.
+OPS_SCHEMA = "alertmanagerpp_ops"
+BACKUPS_TABLE = OPS_SCHEMA + ".backups"
+OPS_STATEMENTS = [
+    "CREATE SCHEMA IF NOT EXISTS %s;" % OPS_SCHEMA,
+    "REVOKE ALL ON SCHEMA %s FROM PUBLIC;" % OPS_SCHEMA,
+    "CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, kind text NOT NULL, finished_at timestamptz NOT NULL, "
+    "end_lsn pg_lsn, bytes bigint);" % BACKUPS_TABLE,
+    "GRANT USAGE ON SCHEMA %s TO pg_monitor;" % OPS_SCHEMA,
+    "GRANT SELECT ON %s TO pg_monitor;" % BACKUPS_TABLE,
+]
+
+
+def ops_plan(present):
+    """(statements, changes) creating the backup records' table (run in the database postgres) when missing."""
+    if present:
+        return [], []
+    return list(OPS_STATEMENTS), ["create table %s (the base backups' records, read by the exporter)"
+                                  % BACKUPS_TABLE]
+
+
 ROLES_QUERY = "SELECT rolname, rolpassword, %s FROM pg_authid" % ", ".join(ROLE_ATTRIBUTES)
 MEMBERSHIPS_QUERY = ("SELECT g.rolname AS grp, m.rolname AS member FROM pg_auth_members a "
                      "JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member")
@@ -263,17 +285,18 @@ def rowsets(psql, queries, database="postgres"):
 
 
 def read_state(psql, database):
-    """What the server holds: its version, roles, memberships, databases, and the extensions of `database` (if it
-    exists); two psql runs."""
+    """What the server holds: its version, roles, memberships, databases, the extensions of `database` (if it
+    exists) and whether the backup records' table exists; two psql runs."""
     state = rowsets(psql, {"roles": ROLES_QUERY, "memberships": MEMBERSHIPS_QUERY, "databases": DATABASES_QUERY,
-                           "version": "SELECT split_part(current_setting('server_version'), ' ', 1) AS v"})
+                           "version": "SELECT split_part(current_setting('server_version'), ' ', 1) AS v",
+                           "ops": "SELECT to_regclass(%s) IS NOT NULL AS present" % literal(BACKUPS_TABLE)})
     roles = dict((row["rolname"], row) for row in state["roles"])
     memberships = set((row["grp"], row["member"]) for row in state["memberships"])
     databases = dict((row["name"], row) for row in state["databases"])
     extensions = set()
     if database in databases:
         extensions = set(row["extname"] for row in psql.rows("SELECT extname FROM pg_extension", database))
-    return state["version"][0]["v"], (roles, memberships, databases, extensions)
+    return state["version"][0]["v"], (roles, memberships, databases, extensions, state["ops"][0]["present"])
 
 
 class Reload(object):

@@ -26,7 +26,9 @@ except ImportError:  # said by BaseBackup when compression is asked for
     HAS_ZSTANDARD = False
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import PodExec
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import BACKUPS_TABLE, literal
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_basebackup import (
     BaseBackupError,
     StreamReader,
@@ -172,7 +174,22 @@ class BaseBackup(object):
         except BaseException:
             os.unlink(final)  # no manifest, no backup
             raise
-        return dict(manifest, changed=True, path=final, manifest_path=manifest_path)
+        result = dict(manifest, changed=True, path=final, manifest_path=manifest_path)
+        result["recorded"] = self.record(manifest)
+        return result
+
+    def record(self, manifest):
+        """Note the published backup in the server (the exporter reads the newest for the backup age alert).
+
+        The backup stands whatever happens here: a failure is returned as a sentence, for a warning."""
+        try:
+            self.psql.script("INSERT INTO %s (id, kind, finished_at, end_lsn, bytes) VALUES (%s, 'base', %s, %s, %d) "
+                             "ON CONFLICT (id) DO NOTHING;\n"
+                             % (BACKUPS_TABLE, literal(manifest["id"]), literal(manifest["finished_at"]),
+                                literal(manifest["end_lsn"]), manifest["bytes"]))
+        except DatastoresError as exc:
+            return "published, but not recorded in the server (%s): the backup age alert does not see it" % exc
+        return True
 
     def stream(self, temp, label, major):
         """Stream pg_basebackup's tar into `temp`, checking it on the way: (file, tar sink, facts, seconds)."""

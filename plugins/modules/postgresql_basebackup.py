@@ -22,6 +22,8 @@ description:
     backup's end. Only then does the file get its name, and a JSON manifest beside it (start and end LSN,
     timeline, sizes, sha256): no manifest, no backup.
   - Holds the instance directory's lock (the one the Redis backups use for theirs) for the whole backup.
+  - Then records the backup (id, end time, end LSN, size) in the server's table C(alertmanagerpp_ops.backups),
+    which C(postgresql_setup) creates and the exporter reads for the backup age alert.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 options:
@@ -114,6 +116,12 @@ transfer_mb_per_s:
   description: Uncompressed MB per second out of the pod.
   returned: changed
   type: float
+recorded:
+  description:
+    - True when the backup is also recorded in the server (table C(alertmanagerpp_ops.backups) of the database
+      C(postgres), which the exporter reads for the backup age alert); else why not (the backup stands).
+  returned: changed
+  type: raw
 """
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import (
@@ -153,6 +161,8 @@ def take(module):
                         transfer_timeout=params["transfer_timeout"], check_mode=module.check_mode,
                         file_mode=params["file_mode"], dir_mode=params["dir_mode"])
     result = backup.run()
+    if result.get("recorded") not in (None, True):
+        module.warn(result["recorded"])
     for entry in backup.malformed:
         module.warn("%s in %s is not a backup and was left alone: %s (%s)"
                     % (entry["id"], backup.directory, entry["status"], entry["reason"]))

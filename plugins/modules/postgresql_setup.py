@@ -127,6 +127,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgres
     connect_pod,
     database_plan,
     extension_plan,
+    ops_plan,
     read_state,
     role_plan,
     run_pod_module,
@@ -157,7 +158,7 @@ def role_passwords(module, kube):
 
 
 def plan(params, specs, state):
-    roles, memberships, databases, extensions = state
+    roles, memberships, databases, extensions, ops_present = state
     statements = {"postgres": [], params["database"]: []}
     changes = []
     for spec in specs:
@@ -169,7 +170,9 @@ def plan(params, specs, state):
     statements["postgres"].extend(db_statements)
     ext_statements, ext_changes = extension_plan(extensions, params["extensions"])
     statements[params["database"]].extend(ext_statements)
-    return statements, changes + db_changes + ext_changes
+    ops_statements, ops_changes = ops_plan(ops_present)
+    statements["postgres"].extend(ops_statements)
+    return statements, changes + db_changes + ext_changes + ops_changes
 
 
 def verify_logins(psql, params, specs):

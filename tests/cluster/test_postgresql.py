@@ -96,11 +96,11 @@ def monitored(core, request, tmp_path_factory):
 
 def test_every_alert_expression_evaluates_on_a_real_scrape(monitored):
     prometheus, dummy, rules, dummy = monitored
-    assert len(rules) == 14
+    assert len(rules) == 15
     assert prometheus.failing_queries([rule["expr"] for rule in rules]) == []
     evaluated = prometheus.evaluated_rules()
     assert [(r["name"], r.get("lastError")) for r in evaluated if r["health"] != "ok"] == []
-    assert len(evaluated) == 14
+    assert len(evaluated) == 15
 
 
 def test_every_dashboard_query_evaluates_and_the_series_the_alerts_read_exist(monitored):
@@ -114,7 +114,7 @@ def test_every_dashboard_query_evaluates_and_the_series_the_alerts_read_exist(mo
                    "pg_stat_database_blks_read", "pg_stat_database_xact_commit", "pg_stat_database_deadlocks",
                    "pg_stat_database_temp_bytes", "pg_stat_activity_max_tx_duration", "pg_stat_archiver_failed_count",
                    'pg_amp_database_xid_age{datname="alertmanagerpp"}', "pg_amp_postmaster_start_time_seconds",
-                   "pg_database_size_bytes"):
+                   "pg_database_size_bytes", "pg_amp_backup_last_success_timestamp_seconds"):
         assert prometheus.query(series)["data"]["result"], series
     assert prometheus.query('ALERTS{alertstate="firing"}')["data"]["result"] == []
 

@@ -17,10 +17,12 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 
 import pytest
 import zstandard
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import Psql
 
@@ -100,8 +102,17 @@ def start_local_server(data, port):
     return run_dir
 
 
-def test_a_base_backup_restores_here_to_exactly_the_rows_of_the_pod(instance, tmp_path):
-    namespace, dummy, backup_dir, directory, digest = instance
+def exporter_metrics(core, namespace):
+    """{name: value} of the unlabelled series the pod's exporter publishes now."""
+    address = core.read_namespaced_pod(NAME + "-0", namespace).status.pod_ip
+    with urllib.request.urlopen("http://%s:9187/metrics" % address, timeout=30) as response:
+        text = response.read().decode()
+    return dict((line.split()[0], float(line.split()[1])) for line in text.splitlines()
+                if line and not line.startswith("#") and "{" not in line.split()[0])
+
+
+def test_a_base_backup_restores_here_to_exactly_the_rows_of_the_pod(instance, core, tmp_path):
+    namespace, psql, backup_dir, directory, digest = instance
     output = playbook(namespace, backup_dir, "backup").stdout
     assert "every file checked against the server manifest" in output
     names = published(directory)
@@ -111,6 +122,13 @@ def test_a_base_backup_restores_here_to_exactly_the_rows_of_the_pod(instance, tm
     assert oct((directory / names[1]).stat().st_mode & 0o777) == "0o600"
     assert manifest["bytes"] == (directory / names[1]).stat().st_size
     assert manifest["tar_bytes"] > manifest["bytes"]  # compressed
+    # Recorded in the server, where the exporter reads it for PostgreSQLBackupTooOld.
+    assert psql.rows("SELECT id, end_lsn::text FROM alertmanagerpp_ops.backups") == [
+        {"id": manifest["id"], "end_lsn": manifest["end_lsn"]}]
+    metrics = exporter_metrics(core, namespace)
+    finished = index.parse_iso(manifest["finished_at"]).timestamp()
+    assert metrics["pg_amp_backup_last_success_timestamp_seconds"] == finished
+    assert metrics["pg_amp_backup_recorded"] == 1
 
     base = pathlib.Path(tempfile.mkdtemp(prefix="amp-pg-restore-"))
     try:

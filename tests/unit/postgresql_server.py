@@ -65,10 +65,10 @@ class LocalPsql(object):
     def rows(self, query, database="postgres"):
         return json.loads(self.script("SELECT coalesce(json_agg(q), '[]') FROM (%s) q;\n" % query, database))
 
-    def login(self, user, password, database="postgres"):
-        """Log in over TCP with a password, as a client would; psql's result."""
+    def login(self, user, password, database="postgres", sql="SELECT current_user"):
+        """Log in over TCP with a password, as a client would, and run `sql`; psql's result."""
         return subprocess.run([str(BIN / "psql"), "-XAtw", "-h", "127.0.0.1", "-p", str(self.server.port), "-U", user,
-                               "-d", database, "-c", "SELECT current_user"],
+                               "-d", database, "-c", sql],
                               env=dict(os.environ, PGPASSWORD=password), capture_output=True, text=True, check=False)
 
 

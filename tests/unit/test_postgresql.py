@@ -7,6 +7,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgres
     database_plan,
     extension_plan,
     literal,
+    ops_plan,
     read_state,
     role_plan,
     scram_verifier,
@@ -18,7 +19,7 @@ HOSTILE_PASSWORD = "p'a\"s:s\\w;o$rd -- %s" % "".join(chr(c) for c in range(33, 
 
 
 def plan_everything(psql, specs, database="app_db", owner="app_owner"):
-    version, (roles, memberships, databases, extensions) = read_state(psql, database)
+    version, (roles, memberships, databases, extensions, ops_present) = read_state(psql, database)
     assert version.startswith("15.")
     statements, changes = [], []
     for spec in specs:
@@ -29,7 +30,8 @@ def plan_everything(psql, specs, database="app_db", owner="app_owner"):
     statements += more
     changes += described
     ext_statements, ext_changes = extension_plan(extensions, ["pg_stat_statements"])
-    return statements, ext_statements, changes + ext_changes
+    ops_statements, ops_changes = ops_plan(ops_present)
+    return statements + ops_statements, ext_statements, changes + ext_changes + ops_changes
 
 
 def apply(psql, specs):
@@ -70,6 +72,7 @@ def test_the_set_up_makes_roles_database_and_extension_then_changes_nothing(post
     changes = apply(postgresql_server, SPECS)
     assert "create role app_owner" in changes and "create database app_db owned by app_owner" in changes
     assert "create extension pg_stat_statements" in changes
+    assert "create table alertmanagerpp_ops.backups (the base backups' records, read by the exporter)" in changes
     again = plan_everything(postgresql_server, SPECS)
     assert again == ([], [], [])
     for spec in SPECS:
@@ -85,6 +88,13 @@ def test_the_set_up_makes_roles_database_and_extension_then_changes_nothing(post
          "rolreplication": True}]
     refused = postgresql_server.login("repl_role", "repl-secret-1", "app_db")
     assert refused.returncode != 0 and "permission denied for database" in refused.stderr
+    # The backup records: the monitoring role (pg_monitor) reads them, the application may not.
+    postgresql_server.script("INSERT INTO alertmanagerpp_ops.backups VALUES ('b1', 'base', now(), '0/1', 1);")
+    query = "SELECT id FROM alertmanagerpp_ops.backups"
+    read = postgresql_server.login("monitor_role", "monitor-secret-1", "postgres", query)
+    assert read.stdout.strip() == "b1", read.stderr
+    denied = postgresql_server.login("app_owner", HOSTILE_PASSWORD, "postgres", query)
+    assert "permission denied for schema alertmanagerpp_ops" in denied.stderr, denied.stderr
 
 
 def test_a_power_granted_by_hand_and_a_changed_password_are_corrected(postgresql_server):
