@@ -195,7 +195,7 @@ class TarCheck(object):
                 for member in tar:
                     if member.isreg():
                         self.read_file(member.name, tar.extractfile(member), member.size)
-        except (tarfile.TarError, BaseBackupError, ValueError, EOFError) as exc:
+        except Exception as exc:  # pylint: disable=broad-except  # whatever stops the reader refuses the backup
             self.error = exc
         finally:
             self.reader.drain()
