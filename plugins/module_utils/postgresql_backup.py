@@ -35,6 +35,11 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgres
     TarCheck,
     verify,
 )
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
+    RestoreInterrupted,
+    Signals,
+    Watch,
+)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.snapshot import FileSink, publish
 
 COMPRESSIONS = ("zstd", "none")
@@ -72,10 +77,24 @@ class Tee(object):
             sink(chunk)
 
 
+# The kubelet does not end an exec's process when its client goes away: pg_basebackup would go on (or hang on a
+# full pipe) with the server's side of the backup open. The exec's stdin ties it to the client: it closes when the
+# client is gone (a killed module, a lost controller), and pg_basebackup is stopped then. (An asynchronous
+# command's stdin is /dev/null unless redirected: hence fd 3.)
+TIED_TO_STDIN = r"""
+exec 3<&0
+"$@" </dev/null & backup=$!
+(cat <&3 >/dev/null 2>&1; kill "$backup" 2>/dev/null) >/dev/null 2>&1 & watcher=$!
+wait "$backup"; status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+"""
+
+
 def basebackup_command(bin_dir, socket_dir, port, superuser, label, checkpoint, max_rate=""):
     command = ["%s/pg_basebackup" % bin_dir, "-h", socket_dir, "-p", str(port), "-U", superuser, "-D", "-", "-Ft",
                "-X", "fetch", "--manifest-checksums=SHA256", "-c", checkpoint, "-l", label]
-    return command + (["--max-rate", max_rate] if max_rate else [])
+    return ["sh", "-c", TIED_TO_STDIN, "sh"] + command + (["--max-rate", max_rate] if max_rate else [])
 
 
 class BaseBackup(object):
@@ -114,7 +133,15 @@ class BaseBackup(object):
                           if entry["status"] != "ok"]
         with index.InstanceLock(self.directory):
             self.leftovers_removed = index.clean_leftovers(self.directory)
-            return self.backup(server)
+            # Ansible runs modules in a session of their own: Ctrl-C or a cancelled job ends ansible-playbook but
+            # never reaches this process. The watch notices and the signal ends the stream; nothing is published.
+            with Signals() as signals, Watch() as watch:
+                try:
+                    return self.backup(server, signals)
+                except RestoreInterrupted:
+                    cause = "the controller (ansible-playbook) is gone" if watch.lost_controller else \
+                        "interrupted by %s" % signals.received[0]
+                    raise BaseBackupError("base backup stopped: %s; nothing was published" % cause)
 
     def server_facts(self):
         row = self.psql.rows("SELECT current_setting('server_version_num')::int / 10000 AS major, "
@@ -123,7 +150,7 @@ class BaseBackup(object):
                              "(SELECT system_identifier::text FROM pg_control_system()) AS system_identifier")[0]
         return row
 
-    def backup(self, server):
+    def backup(self, server, signals):
         started, clock = index.utc_now(), time.monotonic()
         backup = index.backup_id(self.name, started)
         final = os.path.join(self.directory, backup + SUFFIX[self.compression])
@@ -133,6 +160,7 @@ class BaseBackup(object):
             if facts["system_identifier"] != server["system_identifier"]:
                 raise BaseBackupError("the backup is of system %s, the server is %s"
                                       % (facts["system_identifier"], server["system_identifier"]))
+            signals.shielded = True  # checked: publish, manifest and record are no longer interrupted
             publish(temp, final)
         finally:
             if os.path.exists(temp):
@@ -204,7 +232,7 @@ class BaseBackup(object):
                 writer = self.writer(written)
                 # The file's own hash (HashingFile) is the one the manifest needs; the tar's is not hashed twice.
                 with FileSink(writer, hashed=False) as tar_sink:
-                    with PodExec(self.configuration, self.namespace, self.pod, self.container, command,
+                    with PodExec(self.configuration, self.namespace, self.pod, self.container, command, stdin=True,
                                  timeout=self.transfer_timeout) as session:
                         rc = session.stream(Tee(tar_sink, reader.feed))
                         stderr = bytes(session.stderr)

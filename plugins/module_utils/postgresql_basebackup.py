@@ -178,7 +178,7 @@ class TarCheck(object):
         self.kept = {}
         self.wal = {}
         self.error = None
-        self.thread = threading.Thread(target=self.run, name="basebackup-check")
+        self.thread = threading.Thread(target=self.run, name="basebackup-check", daemon=True)
 
     def start(self):
         self.thread.start()

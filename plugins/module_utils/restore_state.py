@@ -182,9 +182,10 @@ def alive(process):
 
 
 class Watch(object):
-    """Heartbeats the recorded state and signals the main thread when the controller is gone."""
+    """Heartbeats the recorded state (if a recorder is given) and signals the main thread when the controller is
+    gone (the base backup uses it for that alone)."""
 
-    def __init__(self, recorder, interval=1.0):
+    def __init__(self, recorder=None, interval=1.0):
         self.recorder = recorder
         self.interval = interval
         self.controller = ancestors()
@@ -206,6 +207,8 @@ class Watch(object):
             if not self.lost_controller and not all(alive(process) for process in self.controller):
                 self.lost_controller = True
                 os.kill(os.getpid(), signal.SIGTERM)
+            if self.recorder is None:
+                continue
             if time.monotonic() - last_beat >= HEARTBEAT_SECONDS and self.recorder.state is not None:
                 try:
                     self.recorder.write()

@@ -66,7 +66,8 @@ class FileSink(object):
         self.last_byte_at = None
         self.error = None
         self.queue = queue.Queue(self.QUEUE_FRAMES)
-        self.thread = threading.Thread(target=self._drain, name="snapshot-writer")
+        # A daemon: a writer left behind by an interrupted run never keeps the module alive.
+        self.thread = threading.Thread(target=self._drain, name="snapshot-writer", daemon=True)
 
     def __enter__(self):
         self.thread.start()
