@@ -14,13 +14,13 @@ short_description: Take a verified base backup of a PostgreSQL pod onto the cont
 version_added: 0.4.0
 description:
   - Runs C(pg_basebackup -Ft -D - -X fetch --manifest-checksums=SHA256) in the server's container over its socket
-    (peer authentication: no password crosses the exec) and streams the tar out of the pod; nothing is copied
+    (peer authentication, so no password crosses the exec) and streams the tar out of the pod; nothing is copied
     inside the pod first.
-  - The stream is compressed (zstd) into a private temporary file and, at the same time, read as a tar: every
+  - The stream is compressed (zstd) into a private temporary file and, at the same time, read as a tar. Every
     file's size and SHA-256 are compared with the server's C(backup_manifest) (whose own checksum is checked),
     every WAL segment the backup needs must be there, of the same system, with valid page headers up to the
     backup's end. Only then does the file get its name, and a JSON manifest beside it (start and end LSN,
-    timeline, sizes, sha256): no manifest, no backup.
+    timeline, sizes, sha256). No manifest, no backup.
   - Holds the instance directory's lock (the one the Redis backups use for theirs) for the whole backup.
   - Then records the backup (id, end time, end LSN, size) in the server's table C(alertmanagerpp_ops.backups),
     which C(postgresql_setup) creates and the exporter reads for the backup age alert.
