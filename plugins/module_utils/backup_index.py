@@ -180,6 +180,28 @@ def write_json_atomically(path, document, mode=0o600):
     fsync_dir(os.path.dirname(path))
 
 
+def write_manifest(directory, backup, manifest, data_file, mode):
+    """Write a published backup's manifest beside it; without it the data file is removed (no manifest, no
+    backup). Returns the manifest's path."""
+    path = os.path.join(directory, backup + ".json")
+    try:
+        write_json_atomically(path, manifest, mode)
+    except BaseException:
+        os.unlink(data_file)
+        raise
+    return path
+
+
+def report_housekeeping(module, run, result):
+    """Warn of the entries a backup run left alone as not backups, and return the leftovers it removed."""
+    for entry in run.malformed:
+        module.warn("%s in %s is not a backup and was left alone: %s (%s)"
+                    % (entry["id"], run.directory, entry["status"], entry["reason"]))
+    if run.leftovers_removed:
+        result["leftovers_removed"] = run.leftovers_removed
+    return result
+
+
 class InstanceLock(object):
     """An exclusive, non-blocking lock per instance directory (flock on .lock)."""
 

@@ -196,12 +196,7 @@ class BaseBackup(object):
             "transfer_seconds": round(seconds, 3),
             "transfer_mb_per_s": round(tar_sink.bytes / 1e6 / seconds, 1) if seconds else None,
         }
-        manifest_path = os.path.join(self.directory, backup + ".json")
-        try:
-            index.write_json_atomically(manifest_path, manifest, self.file_mode)
-        except BaseException:
-            os.unlink(final)  # no manifest, no backup
-            raise
+        manifest_path = index.write_manifest(self.directory, backup, manifest, final, self.file_mode)
         result = dict(manifest, changed=True, path=final, manifest_path=manifest_path)
         result["recorded"] = self.record(manifest)
         return result

@@ -219,12 +219,7 @@ class Snapshot(object):
             "transfer_seconds": round(transfer_seconds, 3),
             "transfer_mb_per_s": round(sink.bytes / 1e6 / transfer_seconds, 1) if transfer_seconds else None,
         }
-        manifest_path = os.path.join(self.directory, backup + ".json")
-        try:
-            index.write_json_atomically(manifest_path, manifest, self.file_mode)
-        except BaseException:
-            os.unlink(final)  # no manifest, no backup
-            raise
+        manifest_path = index.write_manifest(self.directory, backup, manifest, final, self.file_mode)
         return dict(manifest, changed=True, rdb_path=final, manifest_path=manifest_path)
 
     def copy(self, source, temp):

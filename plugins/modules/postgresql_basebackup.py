@@ -128,6 +128,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_i
     CLUSTER_RE,
     MODES_ARG_SPEC,
     BackupIndexError,
+    report_housekeeping,
 )
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import connect_pod, run_pod_module
@@ -163,12 +164,7 @@ def take(module):
     result = backup.run()
     if result.get("recorded") not in (None, True):
         module.warn(result["recorded"])
-    for entry in backup.malformed:
-        module.warn("%s in %s is not a backup and was left alone: %s (%s)"
-                    % (entry["id"], backup.directory, entry["status"], entry["reason"]))
-    if backup.leftovers_removed:
-        result["leftovers_removed"] = backup.leftovers_removed
-    return result
+    return report_housekeeping(module, backup, result)
 
 
 def main():

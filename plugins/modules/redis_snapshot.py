@@ -213,7 +213,10 @@ unchanged:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import MODES_ARG_SPEC
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_index import (
+    MODES_ARG_SPEC,
+    report_housekeeping,
+)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance import (
     INSTANCE_MUTUALLY_EXCLUSIVE,
@@ -280,13 +283,7 @@ def take(module):
         save_timeout=params["save_timeout"], transfer_timeout=params["transfer_timeout"],
         verify=params["verify"], skip_unchanged=params["skip_unchanged"], check_mode=module.check_mode,
         file_mode=params["file_mode"], dir_mode=params["dir_mode"])
-    result = snapshot.run(choice)
-    for entry in snapshot.malformed:
-        module.warn("%s in %s is not a backup and was left alone: %s (%s)"
-                    % (entry["id"], snapshot.directory, entry["status"], entry["reason"]))
-    if snapshot.leftovers_removed:
-        result["leftovers_removed"] = snapshot.leftovers_removed
-    return result
+    return report_housekeeping(module, snapshot, snapshot.run(choice))
 
 
 def main():
