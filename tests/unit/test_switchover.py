@@ -41,18 +41,21 @@ def watched_pair(tmp_path):
             ["redis-server", "--port", str(port), "--bind", host, "--dir", str(directory), "--save", "",
              "--appendonly", "no", "--requirepass", PASSWORD, "--masterauth", PASSWORD,
              "--repl-diskless-sync-delay", "0"] + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    config = tmp_path / "sentinel.conf"
-    config.write_text("port %d\nbind 127.0.0.1\ndir %s\nrequirepass \"%s\"\n"
-                      "sentinel monitor m 127.0.0.1 %d 1\nsentinel auth-pass m \"%s\"\n"
-                      "sentinel down-after-milliseconds m 5000\n"
-                      % (ports[2], tmp_path, SENTINEL_PASSWORD, ports[0], PASSWORD))
-    processes.append(subprocess.Popen(["redis-server", str(config), "--sentinel"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
+        # The replica linked before the Sentinel starts: the Sentinel's first INFO on the primary then lists it,
+        # instead of its next one 10 s later (which a busy machine pushed past the wait).
+        wait_until(lambda: "master_link_status:up" in cli("127.0.0.2", ports[1], PASSWORD, "INFO", "replication"),
+                   timeout=60)
+        config = tmp_path / "sentinel.conf"
+        config.write_text("port %d\nbind 127.0.0.1\ndir %s\nrequirepass \"%s\"\n"
+                          "sentinel monitor m 127.0.0.1 %d 1\nsentinel auth-pass m \"%s\"\n"
+                          "sentinel down-after-milliseconds m 5000\n"
+                          % (ports[2], tmp_path, SENTINEL_PASSWORD, ports[0], PASSWORD))
+        processes.append(subprocess.Popen(["redis-server", str(config), "--sentinel"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         # Known and connected (flags exactly "slave"): a replica still "disconnected" is no failover candidate.
         wait_until(lambda: flags_by_address(cli("127.0.0.1", ports[2], SENTINEL_PASSWORD, "SENTINEL", "REPLICAS",
-                                                "m")).get("127.0.0.2") == "slave")
-        wait_until(lambda: "master_link_status:up" in cli("127.0.0.2", ports[1], PASSWORD, "INFO", "replication"))
+                                                "m")).get("127.0.0.2") == "slave", timeout=60)
         yield ports
     finally:
         for process in processes:
