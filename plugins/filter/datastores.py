@@ -50,6 +50,15 @@ def backup_line(entry):
     return line + ("  (%s)" % entry["reason"] if entry.get("reason") else "")
 
 
+def pod_failure_report(item):
+    """The lines explaining a pod that is not Ready: (pod, its Events' k8s_info result, its k8s_log result)."""
+    pod, events, log = item
+    messages = [event.get("message") for event in
+                sorted(events.get("resources") or [], key=lambda e: e["metadata"].get("creationTimestamp") or "")]
+    return (["Events of %s:" % pod["pod"]] + (messages[-10:] or ["(none)"])
+            + ["Last log lines of %s/%s:" % (pod["pod"], pod["container"])] + (log.get("log_lines") or ["(no log)"]))
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -58,6 +67,7 @@ class FilterModule(object):
             "statefulset_immutable_changes": _wrap(immutable_changes),
             "statefulset_storage_growth": _wrap(storage_growth),
             "backup_line": backup_line,
+            "pod_failure_report": pod_failure_report,
             "pods_not_rotated": pods_not_rotated,
             "postgresql_settings": _wrap(settings),
             "postgresql_conf_lines": conf_lines,

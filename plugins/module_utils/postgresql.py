@@ -265,6 +265,20 @@ def ops_plan(present):
                                   % BACKUPS_TABLE]
 
 
+def slot_plan(live_slots, absent):
+    """(statements, changes) dropping the replication slots named in `absent` that exist; one still in use (its
+    consumer not yet stopped) is refused rather than dropped under it."""
+    statements, changes = [], []
+    for name in absent:
+        if name not in live_slots:
+            continue
+        if live_slots[name]:
+            raise PostgresError("replication slot %s is still in use: stop its consumer first" % name)
+        statements.append("SELECT pg_drop_replication_slot(%s);" % literal(name))
+        changes.append("drop replication slot %s" % name)
+    return statements, changes
+
+
 ROLES_QUERY = "SELECT rolname, rolpassword, %s FROM pg_authid" % ", ".join(ROLE_ATTRIBUTES)
 MEMBERSHIPS_QUERY = ("SELECT g.rolname AS grp, m.rolname AS member FROM pg_auth_members a "
                      "JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member")
@@ -286,17 +300,19 @@ def rowsets(psql, queries, database="postgres"):
 
 def read_state(psql, database):
     """What the server holds: its version, roles, memberships, databases, the extensions of `database` (if it
-    exists) and whether the backup records' table exists; two psql runs."""
+    exists), whether the backup records' table exists and its replication slots ({name: active}); two psql runs."""
     state = rowsets(psql, {"roles": ROLES_QUERY, "memberships": MEMBERSHIPS_QUERY, "databases": DATABASES_QUERY,
                            "version": "SELECT split_part(current_setting('server_version'), ' ', 1) AS v",
-                           "ops": "SELECT to_regclass(%s) IS NOT NULL AS present" % literal(BACKUPS_TABLE)})
+                           "ops": "SELECT to_regclass(%s) IS NOT NULL AS present" % literal(BACKUPS_TABLE),
+                           "slots": "SELECT slot_name, active FROM pg_replication_slots"})
     roles = dict((row["rolname"], row) for row in state["roles"])
     memberships = set((row["grp"], row["member"]) for row in state["memberships"])
     databases = dict((row["name"], row) for row in state["databases"])
     extensions = set()
     if database in databases:
         extensions = set(row["extname"] for row in psql.rows("SELECT extname FROM pg_extension", database))
-    return state["version"][0]["v"], (roles, memberships, databases, extensions, state["ops"][0]["present"])
+    slots = dict((row["slot_name"], row["active"]) for row in state["slots"])
+    return state["version"][0]["v"], (roles, memberships, databases, extensions, state["ops"][0]["present"], slots)
 
 
 class Reload(object):

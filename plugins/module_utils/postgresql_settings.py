@@ -82,6 +82,9 @@ def tuned_base(memory_limit, max_connections, storage_size):
         "maintenance_work_mem": _megabytes(min(GB, max(64 * MB, memory // 16))),
         "max_wal_size": _megabytes(max_wal_size),
         "min_wal_size": _megabytes(max_wal_size // 4),
+        # WAL a replication slot may hold back (the archiver's, when it is down): a quarter of the volume. Beyond
+        # it the slot is lost and the archive has a gap (an alert), rather than a full volume stopping the server.
+        "max_slot_wal_keep_size": _megabytes(max(max_wal_size, storage // 4)),
         "checkpoint_timeout": "15min",
         "checkpoint_completion_target": "0.9",
         "wal_compression": "lz4",

@@ -74,6 +74,13 @@ options:
     type: list
     elements: str
     default: []
+  absent_replication_slots:
+    description:
+      - Replication slots dropped when they exist (a switched-off WAL archiver's, whose slot would otherwise hold
+        WAL back). A slot still in use fails the module; stop its consumer first.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - alertmanagerpp.datastores.postgresql_pod
   - alertmanagerpp.datastores.kubernetes_auth
@@ -131,6 +138,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgres
     read_state,
     role_plan,
     run_pod_module,
+    slot_plan,
 )
 
 ROLE_SPEC = dict(
@@ -158,7 +166,7 @@ def role_passwords(module, kube):
 
 
 def plan(params, specs, state):
-    roles, memberships, databases, extensions, ops_present = state
+    roles, memberships, databases, extensions, ops_present, slots = state
     statements = {"postgres": [], params["database"]: []}
     changes = []
     for spec in specs:
@@ -172,7 +180,9 @@ def plan(params, specs, state):
     statements[params["database"]].extend(ext_statements)
     ops_statements, ops_changes = ops_plan(ops_present)
     statements["postgres"].extend(ops_statements)
-    return statements, changes + db_changes + ext_changes + ops_changes
+    slot_statements, slot_changes = slot_plan(slots, params["absent_replication_slots"])
+    statements["postgres"].extend(slot_statements)
+    return statements, changes + db_changes + ext_changes + ops_changes + slot_changes
 
 
 def verify_logins(psql, params, specs):
@@ -210,6 +220,7 @@ def main():
         owner=dict(type="str", required=True),
         connect_roles=dict(type="list", elements="str", default=[]),
         extensions=dict(type="list", elements="str", default=[]),
+        absent_replication_slots=dict(type="list", elements="str", default=[]),
     )
     run_pod_module(spec, setup)
 

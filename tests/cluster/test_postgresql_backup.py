@@ -1,10 +1,15 @@
-"""PostgreSQL base backups by playbooks/backup.yml on the real cluster (standard_stores [postgresql]).
+"""PostgreSQL base backups by playbooks/backup.yml and the WAL archive, on the real cluster (standard_stores
+[postgresql]).
 
 A table of hostile rows (every byte value, NUL, newline, 0xFF, invalid UTF-8, big and small values) is backed up;
 the backup is then decompressed on this machine, checked by pg_verifybackup, and started by a PostgreSQL 15 here:
 it must hold exactly the rows the pod held. Then the interruptions an operator causes: a second backup while one
 runs is refused naming the lock; Ctrl-C in the middle of the stream stops it and publishes nothing; a killed
 module publishes nothing and its partial file is removed by the next run; check mode writes nothing.
+
+The WAL archiver (its own StatefulSet and volume): a commit reaches the archive while it streams; an outage of the
+archiver loses nothing (the slot holds the WAL, and the archive is continuous across the outage, as pg_waldump reads
+it); switched off, its slot is dropped and its volume kept; switched on again, it streams.
 """
 
 import json
@@ -18,12 +23,14 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+import uuid
 
 import pytest
 import zstandard
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import kube_configuration
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run_shell
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import Psql
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -45,6 +52,11 @@ INSERT INTO hostile SELECT decode('fe' || lpad(to_hex(i), 6, '0'), 'hex'),
 """
 DIGEST = "SELECT count(*) || ':' || md5(string_agg(md5(k || coalesce(v, '') || convert_to(coalesce(t, '~'), " \
          "'UTF8')), '' ORDER BY k)) AS digest FROM hostile"
+
+
+ARCHIVE = NAME + "-wal-archive"
+ARCHIVE_VOLUME = "/var/lib/postgresql/wal-archive"
+SLOT = "alertmanagerpp_wal_archive"
 
 
 def playbook(namespace, backup_dir, name, *args, check=True):
@@ -269,3 +281,120 @@ def test_check_mode_writes_nothing(instance):
     output = playbook(namespace, backup_dir, "backup", "--check").stdout
     assert "would take a base backup of %s/%s-0" % (namespace, NAME) in output
     assert every_file(directory) == before
+
+
+def archive_shell(namespace, script, *args, timeout=120):
+    configuration = kube_configuration({"kubeconfig": os.environ.get("K8S_AUTH_KUBECONFIG")})
+    return run_shell(configuration, namespace, ARCHIVE + "-0", "wal-archive", script, timeout=timeout, args=args)
+
+
+# The newest two files of the archive (the segment being received and the one before), decompressed when gzip.
+ARCHIVE_HOLDS = """cd "$1" && for f in $(ls -t | head -2); do gzip -dcf "$f" 2>/dev/null; done \
+  | grep -c -a -F "$2" || true"""
+
+
+def archive_directory(psql):
+    """The archive of this database system: the volume's directory named by its system identifier."""
+    return "%s/%s" % (ARCHIVE_VOLUME, psql.rows("SELECT system_identifier::text AS s FROM pg_control_system()")[0]["s"])
+
+
+def wait_until_archived(namespace, psql, marker, timeout=120):
+    """Seconds until `marker` (written in a committed row) is in the archive's newest segments."""
+    started = time.monotonic()
+    directory = archive_directory(psql)
+    while int(archive_shell(namespace, ARCHIVE_HOLDS, directory, marker).strip() or 0) == 0:
+        assert time.monotonic() - started < timeout, "%s not in the archive after %d s" % (marker, timeout)
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def commit_marker(psql):
+    """A committed row holding a new marker (after a row in the same page: no full-page image hides it)."""
+    marker = "amp-wal-marker-" + uuid.uuid4().hex
+    psql.script("CREATE TABLE IF NOT EXISTS wal_probe (t text);\nINSERT INTO wal_probe VALUES ('before');\n",
+                database="alertmanagerpp")
+    psql.script("INSERT INTO wal_probe VALUES ('%s');\n" % marker, database="alertmanagerpp")
+    return marker
+
+
+def slot(psql):
+    return psql.rows("SELECT active, wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+                     "AS behind, restart_lsn::text FROM pg_replication_slots WHERE slot_name = '%s'" % SLOT)
+
+
+def scale_archiver(apps, core, namespace, replicas, timeout=300):
+    apps.patch_namespaced_stateful_set_scale(ARCHIVE, namespace, {"spec": {"replicas": replicas}})
+    deadline = time.monotonic() + timeout
+    while True:
+        status = apps.read_namespaced_stateful_set(ARCHIVE, namespace).status
+        pods = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgresql-wal-archive")
+        if replicas == 0 and not pods.items or replicas and (status.ready_replicas or 0) == replicas:
+            return
+        assert time.monotonic() < deadline, "archiver not at %d replicas after %d s" % (replicas, timeout)
+        time.sleep(1)
+
+
+# Decompress the complete segments from $2 to $3 of the archive $1 into a scratch directory of its volume and let
+# pg_waldump read every record from $4 to $5 across them: a gap or a damaged record fails it.
+WALDUMP = """set -e
+cd "$1" && rm -rf ../check && mkdir ../check
+for f in *; do
+  case "$f" in *.partial) continue ;; esac
+  n=$(basename "$f" .gz)
+  if [ "$n" \\< "$2" ] || [ "$n" \\> "$3" ]; then continue; fi
+  gzip -dcf "$f" > "../check/$n"
+done
+ls ../check | wc -l
+if /usr/lib/postgresql/15/bin/pg_waldump --path=../check --start="$4" --end="$5" --quiet; then status=0
+else status=$?; fi
+rm -rf ../check
+exit $status"""
+
+
+def test_a_commit_reaches_the_archive_on_its_own_volume_as_it_streams(instance, core):
+    namespace, psql, dummy, dummy, dummy = instance
+    archiver = core.read_namespaced_pod(ARCHIVE + "-0", namespace)
+    assert [volume.persistent_volume_claim.claim_name for volume in archiver.spec.volumes
+            if volume.persistent_volume_claim] == ["archive-%s-0" % ARCHIVE]
+    assert slot(psql)[0]["active"] is True
+    seconds = wait_until_archived(namespace, psql, commit_marker(psql))
+    print("a commit was in the archive %.1f s after it was acknowledged" % seconds)
+
+
+def test_an_archiver_outage_loses_nothing_and_leaves_no_gap(instance, core, apps):
+    """While the archiver is away the slot holds the WAL on the server; back, it receives all of it: pg_waldump
+    reads every record from before the outage to after it out of the archive."""
+    namespace, psql, dummy, dummy, dummy = instance
+    scale_archiver(apps, core, namespace, 0)
+    held = slot(psql)[0]
+    assert held["active"] is False and held["wal_status"] in ("reserved", "extended")
+    start = held["restart_lsn"]
+    marker = commit_marker(psql)
+    # More than two segments of WAL while nobody archives.
+    psql.script("CREATE TABLE IF NOT EXISTS wal_filler AS SELECT g, md5(g::text) AS m FROM generate_series(1, 1) g;\n"
+                "INSERT INTO wal_filler SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g;\n",
+                database="alertmanagerpp")
+    assert slot(psql)[0]["behind"] > 32 * 1024 * 1024
+    end = psql.rows("SELECT pg_current_wal_lsn()::text AS lsn")[0]["lsn"]
+    scale_archiver(apps, core, namespace, 1)
+    psql.script("SELECT pg_switch_wal();\n")
+    first, last = (psql.rows("SELECT pg_walfile_name('%s') AS w" % lsn)[0]["w"] for lsn in (start, end))
+    deadline = time.monotonic() + 300
+    directory = archive_directory(psql)
+    while archive_shell(namespace, 'ls "$1"', directory).split().count(last + ".gz") == 0:
+        assert time.monotonic() < deadline, "segment %s not archived after 300 s: %s" % (last, slot(psql))
+        time.sleep(1)
+    output = archive_shell(namespace, WALDUMP, directory, first, last, start, end, timeout=300)
+    assert int(output.split()[0]) >= 3, output
+
+
+def test_switched_off_the_archiver_and_its_slot_go_and_its_volume_stays(instance, core):
+    namespace, psql, backup_dir, dummy, dummy = instance
+    playbook(namespace, backup_dir, "deploy", "-e", "profile=standard", "-e", "postgresql_wal_archive_enabled=false")
+    assert not core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgresql-wal-archive").items
+    assert slot(psql) == []
+    claims = [claim.metadata.name for claim in core.list_namespaced_persistent_volume_claim(namespace).items]
+    assert "archive-%s-0" % ARCHIVE in claims
+    playbook(namespace, backup_dir, "deploy", "-e", "profile=standard")
+    assert slot(psql)[0]["active"] is True
+    wait_until_archived(namespace, psql, commit_marker(psql))

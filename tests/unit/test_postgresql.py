@@ -11,6 +11,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgres
     read_state,
     role_plan,
     scram_verifier,
+    slot_plan,
     verifier_matches,
 )
 
@@ -19,7 +20,7 @@ HOSTILE_PASSWORD = "p'a\"s:s\\w;o$rd -- %s" % "".join(chr(c) for c in range(33, 
 
 
 def plan_everything(psql, specs, database="app_db", owner="app_owner"):
-    version, (roles, memberships, databases, extensions, ops_present) = read_state(psql, database)
+    version, (roles, memberships, databases, extensions, ops_present, dummy) = read_state(psql, database)
     assert version.startswith("15.")
     statements, changes = [], []
     for spec in specs:
@@ -120,3 +121,15 @@ def test_names_that_are_not_plain_identifiers_are_refused():
         database_plan({}, "Bad-Name", "owner", [])
     with pytest.raises(PostgresError, match="NUL"):
         literal("a\0b")
+
+
+def test_a_slot_no_longer_wanted_is_dropped_and_one_in_use_is_refused(postgresql_server):
+    postgresql_server.script("SELECT pg_create_physical_replication_slot('gone_archiver', true);\n")
+    slots = read_state(postgresql_server, "postgres")[1][5]
+    assert slots == {"gone_archiver": False}
+    statements, changes = slot_plan(slots, ["gone_archiver", "never_made"])
+    assert changes == ["drop replication slot gone_archiver"]
+    postgresql_server.script("\n".join(statements) + "\n")
+    assert read_state(postgresql_server, "postgres")[1][5] == {}
+    with pytest.raises(PostgresError, match="still in use"):
+        slot_plan({"busy": True}, ["busy"])

@@ -34,6 +34,8 @@ def test_the_base_is_sized_from_the_memory_limit_and_the_volume():
     assert (tuned["max_wal_size"], tuned["min_wal_size"], tuned["max_connections"]) == ("1280MB", "320MB", "100")
     small = settings("512Mi", 100, "1Gi", REQUIRED, {})
     assert (small["shared_buffers"], small["work_mem"], small["max_wal_size"]) == ("128MB", "1966kB", "256MB")
+    # What a slot may hold back: a quarter of the volume, never less than max_wal_size.
+    assert (tuned["max_slot_wal_keep_size"], small["max_slot_wal_keep_size"]) == ("2560MB", "256MB")
 
 
 def test_overrides_win_over_the_base_and_the_role_s_own_parameters_are_refused():
