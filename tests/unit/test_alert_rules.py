@@ -16,7 +16,7 @@ PROMTOOL = shutil.which("promtool") or "promtool"  # make host-deps installs it
 # Each store's monitoring role: (render playbook, its rules file variable, promtool cases, alert count).
 STORES = {
     "redis": ("render.yml", "redis_monitoring_rules_file", "alerts_test.yml", 18),
-    "postgresql": ("render_postgresql.yml", "postgresql_monitoring_rules_file", "postgresql_alerts_test.yml", 15),
+    "postgresql": ("render_postgresql.yml", "postgresql_monitoring_rules_file", "postgresql_alerts_test.yml", 16),
 }
 
 
