@@ -47,10 +47,13 @@ SERVER_QUERIES = {
                  "s.blks_hit, s.blks_read, s.deadlocks, s.xact_rollback, s.xact_commit "
                  "FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid WHERE d.datallowconn",
     "pending_restart": "SELECT name FROM pg_settings WHERE pending_restart",
-    "archiver": "SELECT archived_count, failed_count, "
-                "coalesce(last_failed_time > coalesce(last_archived_time, 'epoch'), false) AS failing "
-                "FROM pg_stat_archiver",
+    "slots": "SELECT slot_name AS name, active, wal_status, CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
+             "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END AS retained_bytes "
+             "FROM pg_replication_slots",
 }
+# The WAL archiver's StatefulSet is <statefulset><suffix>; its slot, the postgresql role's.
+WAL_ARCHIVE_SUFFIX = "-wal-archive"
+WAL_ARCHIVE_SLOT = "alertmanagerpp_wal_archive"
 
 
 def server_facts(rows):
@@ -69,7 +72,8 @@ def server_facts(rows):
                                          "deadlocks_total": row["deadlocks"]}) for row in rows["databases"]),
         "cache_hit_ratio_since_reset": round(hits / (hits + reads), 4) if hits + reads else None,
         "pending_restart": [row["name"] for row in rows["pending_restart"]],
-        "archiver": rows["archiver"][0],
+        "slots": dict((row["name"], {"active": row["active"], "wal_status": row["wal_status"],
+                                      "retained_bytes": row["retained_bytes"]}) for row in rows["slots"]),
     })
     return server
 
@@ -104,6 +108,11 @@ def gather(kube, params):
                                                   'df -Pk "$1"', args=[params["data_dir"]]))
         except (DatastoresError, ValueError, IndexError) as exc:
             report["disk_error"] = str(exc)
+    archiver = kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s%s"
+                        % (namespace, params["statefulset"], WAL_ARCHIVE_SUFFIX))
+    if archiver is not None:
+        report["wal_archive"] = {"statefulset": archiver["metadata"]["name"],
+                                 "ready_replicas": (archiver.get("status") or {}).get("readyReplicas") or 0}
     if params["check_exporter"]:
         try:
             metrics = kube.request("GET", "%s:%d/proxy/metrics" % (pod_path(namespace, name), params["exporter_port"]),
@@ -125,6 +134,8 @@ def assess(report, limits=None):
         problems.append("the server did not answer: %s" % report.get("server_error", "not asked"))
     else:
         assess_server(server, limits, problems, warnings)
+    if server is not None and report.get("wal_archive"):
+        assess_wal_archive(server["slots"].get(WAL_ARCHIVE_SLOT), problems)
     disk = report.get("disk")
     if disk:
         judge_ratio(disk["used_ratio"], limits["disk_critical_ratio"], limits["disk_warning_ratio"],
@@ -157,9 +168,17 @@ def assess_server(server, limits, problems, warnings):
             warnings.append("database %s is %d transactions from its last freeze" % (name, database["xid_age"]))
     if server["pending_restart"]:
         warnings.append("parameters waiting for a restart: %s" % ", ".join(server["pending_restart"]))
-    if server["archiver"]["failing"]:
-        problems.append("WAL archiving fails (%d failures; the last one after the last success)"
-                        % server["archiver"]["failed_count"])
+
+
+def assess_wal_archive(slot, problems):
+    """The WAL archiver (its StatefulSet exists) must stream through its slot."""
+    if slot is None:
+        problems.append("the WAL archiver has no replication slot: it never reached the server")
+    elif slot["wal_status"] == "lost":
+        problems.append("the WAL archive has a gap: its slot lost WAL it had not received (take a base backup)")
+    elif not slot["active"]:
+        problems.append("the WAL archiver does not stream; the server holds %d MiB of WAL for it"
+                        % ((slot["retained_bytes"] or 0) // 1048576))
 
 
 def render_text(report, problems, warnings):
@@ -179,6 +198,13 @@ def render_text(report, problems, warnings):
         lines.extend("database %s: %d MiB, transaction ID age %d"
                      % (name, database["size_bytes"] // 1048576, database["xid_age"])
                      for name, database in sorted(server["databases"].items()))
+    archive = report.get("wal_archive")
+    slot = (server or {}).get("slots", {}).get(WAL_ARCHIVE_SLOT)
+    if archive:
+        lines.append("WAL archive %s: %s" % (archive["statefulset"], "no slot" if slot is None else
+                                            "%s, %d MiB held for it" % ("streaming" if slot["active"] else
+                                                                        "NOT streaming",
+                                                                        (slot["retained_bytes"] or 0) // 1048576)))
     disk = report.get("disk")
     if disk:
         lines.append("data volume %s used of %d MiB" % (percent(disk["used_ratio"]), disk["size_bytes"] // 1048576))

@@ -16,8 +16,10 @@ description:
   - Reads the server's pod (phase, readiness, restarts), the server (one C(psql) run over the pod's socket as the
     superuser; version, primary or in recovery, uptime, connections against max_connections, the oldest transaction
     and the longest idle-in-transaction session, each database's size and transaction ID age, the cache hit ratio
-    since the statistics' reset, parameters pending a restart, WAL archiving), the data volume's use (C(df)) and the
-    exporter (C(pg_up) through the API server's pod proxy), then judges them.
+    since the statistics' reset, parameters pending a restart, the replication slots), the data volume's use (C(df))
+    and the exporter (C(pg_up) through the API server's pod proxy), then judges them.
+  - When the WAL archiver's StatefulSet (C(<statefulset>-wal-archive)) exists, its slot must exist, hold no lost WAL
+    and stream; otherwise it is a problem.
   - Problems make the instance unhealthy; concerns deserve a look. Changes nothing.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)

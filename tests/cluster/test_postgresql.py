@@ -100,7 +100,7 @@ def test_every_alert_expression_evaluates_on_a_real_scrape(monitored):
     assert prometheus.failing_queries([rule["expr"] for rule in rules]) == []
     evaluated = prometheus.evaluated_rules()
     assert [(r["name"], r.get("lastError")) for r in evaluated if r["health"] != "ok"] == []
-    assert len(evaluated) == 15
+    assert len(evaluated) == 16
 
 
 def test_every_dashboard_query_evaluates_and_the_series_the_alerts_read_exist(monitored):
@@ -112,7 +112,7 @@ def test_every_dashboard_query_evaluates_and_the_series_the_alerts_read_exist(mo
     # own queries), so no alert is silently empty.
     for series in ("pg_stat_activity_count", "pg_settings_max_connections", "pg_stat_database_blks_hit",
                    "pg_stat_database_blks_read", "pg_stat_database_xact_commit", "pg_stat_database_deadlocks",
-                   "pg_stat_database_temp_bytes", "pg_stat_activity_max_tx_duration", "pg_stat_archiver_failed_count",
+                   "pg_stat_database_temp_bytes", "pg_stat_activity_max_tx_duration", "pg_amp_wal_archive_active == 1",
                    'pg_amp_database_xid_age{datname="alertmanagerpp"}', "pg_amp_postmaster_start_time_seconds",
                    "pg_database_size_bytes", "pg_amp_backup_last_success_timestamp_seconds"):
         assert prometheus.query(series)["data"]["result"], series

@@ -36,7 +36,7 @@ def test_a_quiet_server_is_healthy_and_its_facts_are_real(postgresql_server):
     assert server["version"].startswith("15.") and server["in_recovery"] is False
     assert server["max_connections"] == 100 and server["connections"]["total"] >= 1
     assert "postgres" in server["databases"] and server["databases"]["postgres"]["xid_age"] > 0
-    assert server["pending_restart"] == [] and server["archiver"]["failing"] is False
+    assert server["pending_restart"] == [] and server["slots"] == {}
     assert assess(report) == ([], [])
     text = render_text(report, [], [])
     assert text[0] == "PostgreSQL ns/p" and any(line.startswith("connections ") for line in text)
@@ -73,6 +73,24 @@ def test_a_pod_not_ready_a_silent_exporter_and_a_full_volume_are_problems(postgr
                         "the exporter reports pg_up 0.0 (it cannot query the server as the monitoring role)"]
     assert concerns == ["containers restarted: postgresql 2 times"]
     assert assess({"pod": None}) == (["pod not found"], [])
+
+
+def test_a_wal_archiver_that_does_not_stream_is_a_problem_and_without_one_nothing_is_asked(postgresql_server):
+    archive = {"statefulset": "p-wal-archive", "ready_replicas": 0}
+    assert assess(report_of(postgresql_server, wal_archive=archive))[0] == [
+        "the WAL archiver has no replication slot: it never reached the server"]
+    postgresql_server.script("SELECT pg_create_physical_replication_slot('alertmanagerpp_wal_archive', true);\n"
+                             "SELECT pg_switch_wal();\nCREATE TABLE slot_held AS SELECT generate_series(1, 100000);\n")
+    try:
+        report = report_of(postgresql_server, wal_archive=archive)
+        problems = assess(report)[0]
+        assert len(problems) == 1 and problems[0].startswith("the WAL archiver does not stream; the server holds ")
+        assert report["server"]["slots"]["alertmanagerpp_wal_archive"]["retained_bytes"] > 1000000
+        assert "WAL archive p-wal-archive: NOT streaming" in " ".join(render_text(report, problems, []))
+        assert assess(report_of(postgresql_server)) == ([], [])
+    finally:
+        postgresql_server.script("SELECT pg_drop_replication_slot('alertmanagerpp_wal_archive');\n"
+                                 "DROP TABLE slot_held;\n")
 
 
 def test_unknown_or_non_numeric_limits_are_refused():
