@@ -111,8 +111,8 @@ def main():
         print("bench_pg_wal_archive: commit -> flushed on the archive's volume (pg_receivewal --synchronous)")
         idle_median = report("idle", idle, ARCHIVE_TIMEOUT)
         busy_median = report("busy", loaded, BUSY_GOAL)
-        print("  busy/idle median = %.1f (pgbench %s tps meanwhile)" % (busy_median / max(idle_median, 1e-3),
-                                                                         tps[0] if tps else "?"))
+        ratio = busy_median / max(idle_median, 1e-3)
+        print("  busy/idle median = %.1f (pgbench %s tps meanwhile)" % (ratio, tps[0] if tps else "?"))
     finally:
         delete_namespace(core, namespace)
 

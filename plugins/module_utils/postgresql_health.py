@@ -72,8 +72,8 @@ def server_facts(rows):
                                          "deadlocks_total": row["deadlocks"]}) for row in rows["databases"]),
         "cache_hit_ratio_since_reset": round(hits / (hits + reads), 4) if hits + reads else None,
         "pending_restart": [row["name"] for row in rows["pending_restart"]],
-        "slots": dict((row["name"], {"active": row["active"], "wal_status": row["wal_status"],
-                                      "retained_bytes": row["retained_bytes"]}) for row in rows["slots"]),
+        "slots": dict((row["name"], dict((key, row[key]) for key in ("active", "wal_status", "retained_bytes")))
+                      for row in rows["slots"]),
     })
     return server
 
@@ -181,6 +181,15 @@ def assess_wal_archive(slot, problems):
                         % ((slot["retained_bytes"] or 0) // 1048576))
 
 
+def wal_archive_line(archive, slot):
+    if slot is None:
+        state = "no slot"
+    else:
+        state = "%s, %d MiB held for it" % ("streaming" if slot["active"] else "NOT streaming",
+                                            (slot["retained_bytes"] or 0) // 1048576)
+    return "WAL archive %s: %s" % (archive["statefulset"], state)
+
+
 def render_text(report, problems, warnings):
     """One line per fact for a human, problems and warnings last."""
     lines = ["PostgreSQL %s/%s" % (report["namespace"], report["statefulset"])]
@@ -198,13 +207,8 @@ def render_text(report, problems, warnings):
         lines.extend("database %s: %d MiB, transaction ID age %d"
                      % (name, database["size_bytes"] // 1048576, database["xid_age"])
                      for name, database in sorted(server["databases"].items()))
-    archive = report.get("wal_archive")
-    slot = (server or {}).get("slots", {}).get(WAL_ARCHIVE_SLOT)
-    if archive:
-        lines.append("WAL archive %s: %s" % (archive["statefulset"], "no slot" if slot is None else
-                                            "%s, %d MiB held for it" % ("streaming" if slot["active"] else
-                                                                        "NOT streaming",
-                                                                        (slot["retained_bytes"] or 0) // 1048576)))
+    if report.get("wal_archive"):
+        lines.append(wal_archive_line(report["wal_archive"], (server or {}).get("slots", {}).get(WAL_ARCHIVE_SLOT)))
     disk = report.get("disk")
     if disk:
         lines.append("data volume %s used of %d MiB" % (percent(disk["used_ratio"]), disk["size_bytes"] // 1048576))
