@@ -96,7 +96,7 @@ def monitored(core, request, tmp_path_factory):
 
 def test_every_alert_expression_evaluates_on_a_real_scrape(monitored):
     prometheus, dummy, rules, dummy = monitored
-    assert len(rules) == 15
+    assert len(rules) == 16
     assert prometheus.failing_queries([rule["expr"] for rule in rules]) == []
     evaluated = prometheus.evaluated_rules()
     assert [(r["name"], r.get("lastError")) for r in evaluated if r["health"] != "ok"] == []
