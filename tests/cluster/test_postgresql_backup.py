@@ -389,12 +389,22 @@ def test_an_archiver_outage_loses_nothing_and_leaves_no_gap(instance, core, apps
 
 
 def test_switched_off_the_archiver_and_its_slot_go_and_its_volume_stays(instance, core):
+    """Off: pod and slot gone, volume kept. While it is off the server removes the WAL the archive would resume
+    from; on again, the archiver sets what it held aside (a before-gap-* directory) and streams from its new slot
+    instead of asking for removed WAL for ever."""
     namespace, psql, backup_dir, dummy, dummy = instance
     playbook(namespace, backup_dir, "deploy", "-e", "profile=standard", "-e", "postgresql_wal_archive_enabled=false")
     assert not core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgresql-wal-archive").items
     assert slot(psql) == []
     claims = [claim.metadata.name for claim in core.list_namespaced_persistent_volume_claim(namespace).items]
     assert "archive-%s-0" % ARCHIVE in claims
+    directory = archive_directory(psql)
+    for dummy in range(3):  # segments switched and checkpointed away: nothing holds them any more
+        psql.script("CREATE TABLE IF NOT EXISTS gap_filler (g int, m text);\n"
+                    "INSERT INTO gap_filler SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 60000) g;\n"
+                    "SELECT pg_switch_wal();\nCHECKPOINT;\n", database="alertmanagerpp")
     playbook(namespace, backup_dir, "deploy", "-e", "profile=standard")
     assert slot(psql)[0]["active"] is True
     wait_until_archived(namespace, psql, commit_marker(psql))
+    set_aside = archive_shell(namespace, 'ls -d "$1"/before-gap-*', directory).split()
+    assert len(set_aside) == 1, set_aside
