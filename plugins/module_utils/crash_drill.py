@@ -74,8 +74,9 @@ class CrashDrill(object):
     def read(self):
         return read_pod(self.kube, self.namespace, self.pod) or {}
 
-    def crash(self, variant):
-        """Kill the server; return a condition true once the server is back and Ready."""
+    def crash(self, variant, started):
+        """Kill the server; return a condition true once the server is back and Ready, and a dict that gets
+        `renewed_seconds`: from `started` until the new pod or the restarted container was first seen."""
         before = self.read()
         uid, count = before["metadata"]["uid"], restarts(before, self.container)
         if variant == "kill":
@@ -84,11 +85,15 @@ class CrashDrill(object):
         else:
             self.kube.request("DELETE", pod_path(self.namespace, self.pod))
 
+        seen = {}
+
         def back():
             pod = self.read()
             renewed = pod.get("metadata", {}).get("uid") not in (None, uid) or restarts(pod, self.container) > count
+            if renewed:
+                seen.setdefault("renewed_seconds", time.monotonic() - started)
             return renewed and is_ready(pod)
-        return back
+        return back, seen
 
     def run(self, variant):
         if variant not in VARIANTS:
@@ -100,7 +105,7 @@ class CrashDrill(object):
         try:
             self.writer.wait_first_writes(self.settle)
             started = time.monotonic()
-            back = self.crash(variant)
+            back, seen = self.crash(variant, started)
             wait_for("pod %s to be Ready again" % self.pod, back, self.timeout, interval=0.2)
             ready = time.monotonic() - started
             self.writer.wait_more_writes("writes acknowledged after the %s" % variant)
@@ -110,6 +115,7 @@ class CrashDrill(object):
         acked, failed, times = parse_writes(log)
         lost, numbers = self.writer.missing(self.admin, acked, listed=len(acked))
         return {"variant": variant, "pod": self.pod, "ready_seconds": round(ready, 2),
+                "renewed_seconds": round(seen.get("renewed_seconds", ready), 2),
                 "write_unavailable_seconds": round(longest_gap(times), 2), "acknowledged_writes": len(acked),
                 "failed_writes": failed, "lost_writes": lost, "lost_sample": ",".join(str(n) for n in numbers[:5]),
                 "lost_write_seconds": round(lost_write_seconds(acked, times, numbers), 3)}

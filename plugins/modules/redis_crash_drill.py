@@ -74,6 +74,13 @@ report:
     pod: {description: The server's pod, type: str, returned: always}
     ready_seconds: {description: From the kill or deletion until pod 0 was Ready again, type: float,
         returned: always}
+    renewed_seconds:
+      description:
+        - From the kill or deletion until the restarted container (kill) or the new pod (delete) was first seen.
+        - The rest of ready_seconds is the server's own start; for a deletion, this part is the old
+          pod's shutdown and the kubelet's clean-up, which a busy node stretches.
+      type: float
+      returned: always
     write_unavailable_seconds: {description: Longest gap between two acknowledged writes (the writer's clock),
         type: float, returned: always}
     acknowledged_writes: {description: Writes the writer saw acknowledged, type: int, returned: always}
