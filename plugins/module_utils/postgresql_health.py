@@ -51,9 +51,6 @@ SERVER_QUERIES = {
              "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END AS retained_bytes "
              "FROM pg_replication_slots",
 }
-# The WAL archiver's StatefulSet is <statefulset><suffix>; its slot, the postgresql role's.
-WAL_ARCHIVE_SUFFIX = "-wal-archive"
-WAL_ARCHIVE_SLOT = "alertmanagerpp_wal_archive"
 
 
 def server_facts(rows):
@@ -108,10 +105,9 @@ def gather(kube, params):
                                                   'df -Pk "$1"', args=[params["data_dir"]]))
         except (DatastoresError, ValueError, IndexError) as exc:
             report["disk_error"] = str(exc)
-    archiver = kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s%s"
-                        % (namespace, params["statefulset"], WAL_ARCHIVE_SUFFIX))
+    archiver = kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (namespace, params["wal_archive_statefulset"]))
     if archiver is not None:
-        report["wal_archive"] = {"statefulset": archiver["metadata"]["name"],
+        report["wal_archive"] = {"statefulset": archiver["metadata"]["name"], "slot": params["wal_archive_slot"],
                                  "ready_replicas": (archiver.get("status") or {}).get("readyReplicas") or 0}
     if params["check_exporter"]:
         try:
@@ -135,7 +131,7 @@ def assess(report, limits=None):
     else:
         assess_server(server, limits, problems, warnings)
     if server is not None and report.get("wal_archive"):
-        assess_wal_archive(server["slots"].get(WAL_ARCHIVE_SLOT), problems)
+        assess_wal_archive(server["slots"].get(report["wal_archive"]["slot"]), problems)
     disk = report.get("disk")
     if disk:
         judge_ratio(disk["used_ratio"], limits["disk_critical_ratio"], limits["disk_warning_ratio"],
@@ -207,8 +203,9 @@ def render_text(report, problems, warnings):
         lines.extend("database %s: %d MiB, transaction ID age %d"
                      % (name, database["size_bytes"] // 1048576, database["xid_age"])
                      for name, database in sorted(server["databases"].items()))
-    if report.get("wal_archive"):
-        lines.append(wal_archive_line(report["wal_archive"], (server or {}).get("slots", {}).get(WAL_ARCHIVE_SLOT)))
+    archive = report.get("wal_archive")
+    if archive:
+        lines.append(wal_archive_line(archive, (server or {}).get("slots", {}).get(archive["slot"])))
     disk = report.get("disk")
     if disk:
         lines.append("data volume %s used of %d MiB" % (percent(disk["used_ratio"]), disk["size_bytes"] // 1048576))

@@ -18,8 +18,8 @@ description:
     and the longest idle-in-transaction session, each database's size and transaction ID age, the cache hit ratio
     since the statistics' reset, parameters pending a restart, the replication slots), the data volume's use (C(df))
     and the exporter (C(pg_up) through the API server's pod proxy), then judges them.
-  - When the WAL archiver's StatefulSet (C(<statefulset>-wal-archive)) exists, its slot must exist, hold no lost WAL
-    and stream; otherwise it is a problem.
+  - When the WAL archiver's StatefulSet (O(wal_archive_statefulset)) exists, its slot (O(wal_archive_slot)) must
+    exist, hold no lost WAL and stream; otherwise it is a problem.
   - Problems make the instance unhealthy; concerns deserve a look. Changes nothing.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
@@ -36,6 +36,13 @@ options:
     description: Where the data volume is mounted in the server's container.
     type: str
     default: /var/lib/postgresql/data
+  wal_archive_statefulset:
+    description: The WAL archiver's StatefulSet; C(<statefulset>-wal-archive) when omitted.
+    type: str
+  wal_archive_slot:
+    description: The WAL archiver's replication slot.
+    type: str
+    default: alertmanagerpp_wal_archive
   limits:
     description:
       - Thresholds over the defaults; keys C(connections_critical_ratio) (0.90), C(connections_warning_ratio) (0.75),
@@ -98,7 +105,9 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgres
 
 def report(module):
     limits = read_limits(module.params["limits"], DEFAULT_LIMITS)
-    facts = gather(connect_api(module.params), module.params)
+    params = dict(module.params, wal_archive_statefulset=module.params["wal_archive_statefulset"]
+                  or module.params["statefulset"] + "-wal-archive")
+    facts = gather(connect_api(params), params)
     problems, concerns = assess(facts, limits)
     return {"changed": False, "healthy": not problems, "problems": problems, "concerns": concerns, "report": facts,
             "text": render_text(facts, problems, concerns)}
@@ -110,6 +119,8 @@ def main():
         exporter_port=dict(type="int", default=9187),
         data_dir=dict(type="str", default="/var/lib/postgresql/data"),
         limits=dict(type="dict", default={}),
+        wal_archive_statefulset=dict(type="str"),
+        wal_archive_slot=dict(type="str", default="alertmanagerpp_wal_archive"),
     ), report)
 
 

@@ -15,6 +15,7 @@ it); switched off, its slot is dropped and its volume kept; switched on again, i
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -408,3 +409,47 @@ def test_switched_off_the_archiver_and_its_slot_go_and_its_volume_stays(instance
     wait_until_archived(namespace, psql, commit_marker(psql))
     set_aside = archive_shell(namespace, 'ls -d "$1"/before-gap-*', directory).split()
     assert len(set_aside) == 1, set_aside
+
+
+SEGMENT_FILES = 'cd "$1" && find . -type f -printf "%P\\n" | grep -E "(^|/)[0-9A-F]{24}(\\.gz)?$" | sort || true'
+
+
+def test_retention_removes_only_the_wal_no_kept_base_backup_needs(instance):
+    """Runs last: earlier tests left several base backups, an archive since the first and a before-gap directory.
+    Keeping one base backup, the archive keeps the segments from its first one on (pg_waldump reads them through to
+    the present) and loses the older ones; check mode removes nothing; a second run removes nothing."""
+    namespace, psql, backup_dir, directory, dummy = instance
+    archive = archive_directory(psql)
+    before = archive_shell(namespace, SEGMENT_FILES, archive).split()
+    assert any(path.startswith("before-gap-") for path in before), before
+    keep_one = ("-e", "postgresql_backup_keep_last=1", "-e", "postgresql_backup_keep_days=0")
+
+    checked = playbook(namespace, backup_dir, "backup", "--check", "--tags", "postgresql_backup_retention",
+                       *keep_one).stdout
+    would = re.search(r"WAL archive: removed (\d+) files", checked)
+    assert would and int(would.group(1)) > 0, checked[-3000:]
+    assert archive_shell(namespace, SEGMENT_FILES, archive).split() == before
+
+    playbook(namespace, backup_dir, "backup", *keep_one)
+    manifests = [name for name in published(directory) if name.endswith(".json")]
+    assert len(manifests) == 1, published(directory)
+    manifest = json.loads((directory / manifests[0]).read_text())
+    first = manifest["wal_segments"][0]
+    after = archive_shell(namespace, SEGMENT_FILES, archive).split()
+    assert after and all(os.path.basename(path)[8:24] >= first[8:] for path in after), (first, after)
+    assert first + ".gz" in after and not any(path.startswith("before-gap-") for path in after), (first, after)
+    assert set(after) >= set(path for path in before if os.path.basename(path)[8:24] >= first[8:])
+    assert archive_shell(namespace, 'ls -d "$1"/before-gap-* 2>/dev/null || true', archive).split() == []
+
+    psql.script("SELECT pg_switch_wal();\n")
+    end = psql.rows("SELECT pg_current_wal_flush_lsn()::text AS lsn")[0]["lsn"]
+    last = psql.rows("SELECT pg_walfile_name('%s') AS w" % end)[0]["w"]
+    deadline = time.monotonic() + 120
+    while last + ".gz" not in archive_shell(namespace, 'ls "$1"', archive).split():
+        assert time.monotonic() < deadline, "segment %s not archived after 120 s" % last
+        time.sleep(1)
+    output = archive_shell(namespace, WALDUMP, archive, first, last, manifest["start_lsn"], end, timeout=300)
+    assert int(output.split()[0]) >= 2, output
+
+    again = playbook(namespace, backup_dir, "backup", "--tags", "postgresql_backup_retention", *keep_one).stdout
+    assert "WAL archive: removed 0 files" in again, again[-3000:]

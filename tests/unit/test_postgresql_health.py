@@ -76,7 +76,7 @@ def test_a_pod_not_ready_a_silent_exporter_and_a_full_volume_are_problems(postgr
 
 
 def test_a_wal_archiver_that_does_not_stream_is_a_problem_and_without_one_nothing_is_asked(postgresql_server):
-    archive = {"statefulset": "p-wal-archive", "ready_replicas": 0}
+    archive = {"statefulset": "p-wal-archive", "slot": "alertmanagerpp_wal_archive", "ready_replicas": 0}
     assert assess(report_of(postgresql_server, wal_archive=archive))[0] == [
         "the WAL archiver has no replication slot: it never reached the server"]
     postgresql_server.script("SELECT pg_create_physical_replication_slot('alertmanagerpp_wal_archive', true);\n"
