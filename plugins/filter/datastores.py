@@ -50,6 +50,17 @@ def backup_line(entry):
     return line + ("  (%s)" % entry["reason"] if entry.get("reason") else "")
 
 
+def recovery_window_line(window):
+    """One line of the WAL archive's reach from a base backup (postgresql_wal_archive_info's windows)."""
+    if window.get("problem"):
+        return "%s: cannot be rolled forward: %s" % (window["backup"], window["problem"])
+    if not window.get("to_time"):
+        return ("%s: from its end (%s, %s) to the newest record in the archive, %s; no commit in its newest "
+                "segments" % (window["backup"], window["from_lsn"], window["from_time"], window.get("to_lsn") or "?"))
+    return "%s: from its end (%s, %s) to the newest commit in the archive, at %s; newest record %s" % (
+        window["backup"], window["from_lsn"], window["from_time"], window["to_time"], window.get("to_lsn") or "?")
+
+
 def pod_failure_report(item):
     """The lines explaining a pod that is not Ready: (pod, its Events' k8s_info result, its k8s_log result)."""
     pod, events, log = item
@@ -68,6 +79,7 @@ class FilterModule(object):
             "statefulset_storage_growth": _wrap(storage_growth),
             "backup_line": backup_line,
             "pod_failure_report": pod_failure_report,
+            "recovery_window_line": recovery_window_line,
             "pods_not_rotated": pods_not_rotated,
             "postgresql_settings": _wrap(settings),
             "postgresql_conf_lines": conf_lines,

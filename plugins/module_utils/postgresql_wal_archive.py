@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Alertmanager++ data tier team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The WAL archive's retention (the postgresql_wal_archive_prune module's logic).
+"""The WAL archive's retention and reach (the postgresql_wal_archive_prune and _info modules' logic).
 
 The archive's volume holds <system identifier>/<segment>[.gz][.partial], the
 segments set aside at a gap in <system identifier>/before-gap-<UTC>/, and
@@ -12,6 +12,10 @@ base backup's first segment goes; a system no kept base backup is of is left
 alone and reported (its WAL is no use without one, but deleting a whole system's
 archive is the operator's call); so are history files, the partial segment
 being received and anything the archiver did not name.
+
+A base backup can be rolled forward from its end through the archive when the
+archive holds every segment from the backup's first one to its newest one; how
+far is the newest record and commit there, as pg_waldump reads them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,19 +25,60 @@ __metaclass__ = type
 import os
 import re
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError, run_module
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run_shell
 
 SEGMENT = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?$")
-# Set aside at a gap, the segment that was being received will never be completed.
-SET_ASIDE_SEGMENT = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?(?:\.partial)?$")
+# With the one being received; set aside at a gap, that one will never be completed.
+SEGMENT_OR_PARTIAL = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?(?:\.partial)?$")
 SYSTEM = re.compile(r"^[0-9]{1,20}$")
 SET_ASIDE = re.compile(r"^before-gap-[0-9A-Za-z]+$")
 LIST_SCRIPT = 'cd "$1" && find . -type f -printf "%s %P\\n"'
 REMOVE_SCRIPT = 'cd "$1" && shift && rm -f -- "$@" && find . -mindepth 2 -type d -name "before-gap-*" -empty -delete'
 # Paths per rm: well under any argument limit (each is at most ~70 bytes).
 REMOVE_BATCH = 500
+
+# The collection's servers are initialised with PostgreSQL's default segment size.
+SEGMENT_BYTES = 16 * 1024 * 1024
+# Newest files first: each decompressed on the archive's volume (the pod's memory is small), padded to a whole
+# segment (a partial one decompresses to what was flushed, which may end inside a page: pg_waldump reads whole
+# pages, and the zeros after the last record end the WAL as they do on a server), read by pg_waldump in UTC, its
+# last record and last commit printed.
+INSPECT_SCRIPT = r"""set -u
+waldump=$1 directory=$2 size=$3
+shift 3
+cd "$directory" || exit 1
+scratch=$(mktemp -d "$directory/../.inspect.XXXXXX") || exit 1
+trap 'rm -rf "$scratch"' EXIT
+for f in "$@"; do
+  n=${f%.partial}
+  n=${n%.gz}
+  gzip -dcf "$f" > "$scratch/$n" 2>/dev/null
+  truncate -s "$size" "$scratch/$n"
+  echo "FILE $f"
+  TZ=UTC "$waldump" --path="$scratch" "$n" 2>/dev/null \
+    | awk '/ lsn: /{last=$0} /desc: COMMIT /{commit=$0} END{print "LAST " last; print "COMMIT " commit}'
+  rm -f "$scratch/$n"
+done"""
+RECORD_LSN = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+),")
+COMMIT_TIME = re.compile(r"desc: COMMIT (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC")
+INSPECTED_FILES = 3
+
+
+# Doc fragment wal_archiver, the backup instance's options and the Kubernetes auth ones.
+ARCHIVER_ARG_SPEC = dict(
+    index.INSTANCE_ARG_SPEC,
+    archiver_statefulset=dict(type="str", required=True),
+    archiver_container=dict(type="str", default="wal-archive"),
+    archive_dir=dict(type="str", default="/var/lib/postgresql/wal-archive"),
+    **AUTH_ARG_SPEC
+)
 
 
 class WalArchiveError(DatastoresError):
@@ -73,7 +118,7 @@ def removable(path, points):
         return False
     if len(parts) == 3 and not SET_ASIDE.match(parts[1]):
         return False
-    match = (SET_ASIDE_SEGMENT if len(parts) == 3 else SEGMENT).match(parts[-1])
+    match = (SEGMENT_OR_PARTIAL if len(parts) == 3 else SEGMENT).match(parts[-1])
     return bool(match) and match.group("position") < points[parts[0]][8:]
 
 
@@ -105,12 +150,54 @@ class WalArchive(object):
         except DatastoresError as exc:
             raise WalArchiveError("cannot list the WAL archive: %s" % exc)
 
+    def inspect(self, waldump, system, segments):
+        """(newest record's LSN, newest commit) of `system`'s archive, {position: name} `segments`."""
+        newest_first = [segments[number] for number in sorted(segments, reverse=True)[:INSPECTED_FILES]]
+        try:
+            text = run_shell(*self.where, script=INSPECT_SCRIPT, timeout=300,
+                             args=[waldump, "%s/%s" % (self.directory, system), SEGMENT_BYTES] + newest_first)
+        except DatastoresError as exc:
+            raise WalArchiveError("cannot read the WAL archive's newest segments: %s" % exc)
+        return parse_inspection(text)
+
     def remove(self, paths):
         for start in range(0, len(paths), REMOVE_BATCH):
             try:
                 run_shell(*self.where, script=REMOVE_SCRIPT, args=[self.directory] + paths[start:start + REMOVE_BATCH])
             except DatastoresError as exc:
                 raise WalArchiveError("removed %d of %d segments, then: %s" % (start, len(paths), exc))
+
+
+def archiver_state(pod):
+    if pod is None:
+        return "absent"
+    return "running" if (pod.get("status") or {}).get("phase") == "Running" else "not running"
+
+
+def open_archive(params):
+    """(the archiver's state: running, absent or not running; the WalArchive when running, else None)."""
+    kube = connect_api(params)
+    pod = first_pod(params["archiver_statefulset"])
+    state = archiver_state(read_pod(kube, params["namespace"], pod))
+    if state != "running":
+        return state, None
+    return state, WalArchive(kube.configuration, params["namespace"], pod, params["archiver_container"],
+                             params["archive_dir"])
+
+
+def run_archive_module(options, body, absent, what):
+    """Build a module of the archiver's options and `options`, and exit with body(module, archive, the instance's
+    backup directory) when the archiver runs, else with `absent`; each with the archiver's state."""
+    module = AnsibleModule(argument_spec=dict(ARCHIVER_ARG_SPEC, **options), supports_check_mode=True)
+    params = module.params
+
+    def run():
+        state, archive = open_archive(params)
+        if archive is None:
+            return dict(absent, changed=False, archiver=state)
+        directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
+        return dict(body(module, archive, directory), archiver=state)
+    run_module(module, run, "%s of %s/%s failed" % (what, params["namespace"], params["archiver_statefulset"]))
 
 
 def summary(files):
@@ -137,3 +224,81 @@ def apply(archive, points, check_mode):
             "removed_bytes": sum(size for dummy, size in remove), "kept_from": points,
             "kept_bytes": sum(size for dummy, size in keep), "unused_systems": unused,
             "diff": {"before": summary(files) + "\n", "after": summary(keep) + "\n"}}
+
+
+def position(name):
+    """The segment's number in the WAL (its timeline aside)."""
+    return int(name[8:16], 16) * (0x100000000 // SEGMENT_BYTES) + int(name[16:24], 16)
+
+
+def live_segments(files, system):
+    """{position: file name} of the archive's own files of `system` (not those set aside)."""
+    segments = {}
+    for path, dummy in files:
+        parts = path.split("/")
+        if len(parts) == 2 and parts[0] == system and SEGMENT_OR_PARTIAL.match(parts[1]):
+            segments[position(parts[1])] = max(parts[1], segments.get(position(parts[1]), ""))
+    return segments
+
+
+def gaps(positions):
+    """[(last present, next present)] wherever positions are missing between the first and the newest."""
+    ordered = sorted(positions)
+    return [(before, after) for before, after in zip(ordered, ordered[1:]) if after != before + 1]
+
+
+def parse_inspection(text):
+    """(newest record's LSN, newest commit's (LSN, UTC time)) from INSPECT_SCRIPT's output; None where none."""
+    newest, commit = None, None
+    for line in text.splitlines():
+        if line.startswith("LAST") and newest is None:
+            match = RECORD_LSN.search(line)
+            newest = match.group(1) if match else None
+        elif line.startswith("COMMIT") and commit is None:
+            lsn, time = RECORD_LSN.search(line), COMMIT_TIME.search(line)
+            if lsn and time:
+                commit = (lsn.group(1), time.group(1).replace(" ", "T") + "Z")
+    return newest, commit
+
+
+def name_of(position_number, segments):
+    return segments.get(position_number) or "%016X" % position_number
+
+
+def window(document, segments, newest, commit):
+    """How far the base backup of manifest `document` rolls forward through its system's archive."""
+    first = position(document["wal_segments"][0])
+    result = {"backup": document["id"], "system_identifier": str(document["system_identifier"]),
+              "from_lsn": document["end_lsn"], "from_time": document["finished_at"], "to_lsn": None,
+              "to_time": None, "problem": None}
+    if not segments or first not in segments:
+        result["problem"] = "the archive does not hold its first segment %s" % document["wal_segments"][0]
+        return result
+    holes = gaps([number for number in segments if number >= first])
+    if holes:
+        before, after = holes[0]
+        result["problem"] = "the archive lacks the segments between %s and %s" % (
+            name_of(before, segments), name_of(after, segments))
+        return result
+    result["to_lsn"] = newest
+    result["to_time"] = commit[1] if commit else None
+    return result
+
+
+def recovery_windows(archive, entries, waldump):
+    """The module's result: per system with a good base backup, its archive's extent; per such backup, its window."""
+    files = archive.listing()
+    bases = [entry["document"] for entry in entries
+             if entry["status"] == "ok" and (entry["document"] or {}).get("kind") == "base"]
+    systems, windows = {}, []
+    for system in sorted(set(str(document["system_identifier"]) for document in bases)):
+        segments = live_segments(files, system)
+        newest, commit = archive.inspect(waldump, system, segments) if segments else (None, None)
+        systems[system] = {"segments": len(segments), "newest_lsn": newest,
+                           "newest_commit_lsn": commit[0] if commit else None,
+                           "newest_commit_time": commit[1] if commit else None,
+                           "gaps": [[name_of(before, segments), name_of(after, segments)]
+                                    for before, after in gaps(segments)]}
+        windows.extend(window(document, segments, newest, commit) for document in bases
+                       if str(document["system_identifier"]) == system)
+    return {"changed": False, "systems": systems, "windows": windows}

@@ -17,8 +17,9 @@ description:
     backup directory; per database system, removes the segments before the first segment of the oldest kept base
     backup of that system, the ones set aside at a gap (C(before-gap-*)) included, and the set-aside directories
     left empty.
-  - Never removes a segment a kept base backup needs, the partial segment being received, a timeline history file, anything the
-    archiver did not name, nor the archive of a system no kept base backup is of (reported in C(unused_systems)).
+  - Never removes a segment a kept base backup needs, the partial segment being received, a timeline history
+    file, anything the archiver did not name, nor the archive of a system no kept base backup is of (reported in
+    C(unused_systems)).
     Without any base backup, removes nothing.
   - Runs under the instance's backup lock (as the base backups' retention does), so no base backup is published or
     deleted while it decides.
@@ -27,20 +28,9 @@ author:
   - Alertmanager++ data tier team (@alertmanagerpp)
 extends_documentation_fragment:
   - alertmanagerpp.datastores.backup_instance
+  - alertmanagerpp.datastores.wal_archiver
   - alertmanagerpp.datastores.kubernetes_auth
 options:
-  archiver_statefulset:
-    description: The WAL archiver's StatefulSet (in O(namespace)); its pod 0 holds the archive.
-    type: str
-    required: true
-  archiver_container:
-    description: The archiver's container.
-    type: str
-    default: wal-archive
-  archive_dir:
-    description: Where the archive's volume is mounted in that container.
-    type: str
-    default: /var/lib/postgresql/wal-archive
   kept_backups:
     description:
       - Ids of the base backups to count as kept (the base backups' retention's C(kept)); without it, every good
@@ -96,49 +86,21 @@ unused_systems:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import run_module
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import AUTH_ARG_SPEC
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, read_pod
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_wal_archive import WalArchive, prune
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_wal_archive import (
+    prune, run_archive_module)
 
 
-def archiver_state(pod):
-    if pod is None:
-        return "absent"
-    return "running" if (pod.get("status") or {}).get("phase") == "Running" else "not running"
-
-
-def run(module):
-    params = module.params
-    kube = connect_api(params)
-    pod = first_pod(params["archiver_statefulset"])
-    state = archiver_state(read_pod(kube, params["namespace"], pod))
-    if state != "running":
-        return {"changed": False, "archiver": state, "removed": [], "removed_bytes": 0, "kept_bytes": 0,
-                "kept_from": {}, "unused_systems": {}}
-    archive = WalArchive(kube.configuration, params["namespace"], pod, params["archiver_container"],
-                         params["archive_dir"])
-    directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
-    result = dict(prune(archive, directory, params["cluster"], module.check_mode, params["kept_backups"]),
-                  archiver=state)
+def retention(module, archive, directory):
+    result = prune(archive, directory, module.params["cluster"], module.check_mode, module.params["kept_backups"])
     if not module._diff:
         result.pop("diff")
     return result
 
 
 def main():
-    spec = dict(index.INSTANCE_ARG_SPEC, archiver_statefulset=dict(type="str", required=True),
-                archiver_container=dict(type="str", default="wal-archive"),
-                archive_dir=dict(type="str", default="/var/lib/postgresql/wal-archive"),
-                kept_backups=dict(type="list", elements="str"))
-    spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, lambda: run(module), "WAL archive retention of %s/%s failed"
-               % (module.params["namespace"], module.params["archiver_statefulset"]))
+    run_archive_module(dict(kept_backups=dict(type="list", elements="str")), retention,
+                       {"removed": [], "removed_bytes": 0, "kept_bytes": 0, "kept_from": {}, "unused_systems": {}},
+                       "WAL archive retention")
 
 
 if __name__ == "__main__":

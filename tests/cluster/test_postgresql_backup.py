@@ -12,6 +12,7 @@ archiver loses nothing (the slot holds the WAL, and the archive is continuous ac
 it); switched off, its slot is dropped and its volume kept; switched on again, it streams.
 """
 
+import datetime
 import json
 import os
 import pathlib
@@ -409,6 +410,75 @@ def test_switched_off_the_archiver_and_its_slot_go_and_its_volume_stays(instance
     wait_until_archived(namespace, psql, commit_marker(psql))
     set_aside = archive_shell(namespace, 'ls -d "$1"/before-gap-*', directory).split()
     assert len(set_aside) == 1, set_aside
+
+
+WINDOW = re.compile(r"(?P<backup>%s-\d{8}T\d{6}Z): from its end \((?P<from_lsn>[0-9A-F]+/[0-9A-F]+), (?P<from_time>\S+)\) "
+                    r"to the newest commit in the archive, at (?P<to_time>\S+); newest record "
+                    r"(?P<to_lsn>[0-9A-F]+/[0-9A-F]+)" % NAME)
+BROKEN = re.compile(r"(?P<backup>%s-\d{8}T\d{6}Z): cannot be rolled forward: the archive lacks the segments "
+                    r"between (?P<before>[0-9A-F]{24})\.gz and (?P<after>[0-9A-F]{24})\.gz" % NAME)
+
+
+def reach(namespace, backup_dir):
+    """The backup listing's lines on the archive, unfolded."""
+    return " ".join(playbook(namespace, backup_dir, "backup", "--tags", "postgresql_backup_list").stdout.split())
+
+
+def utc(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def switch_segments(psql, count):
+    """`count` segments with rows in them, each closed; the name of the last one closed."""
+    for dummy in range(count):
+        psql.script("CREATE TABLE IF NOT EXISTS reach_filler (g int, m text);\n"
+                    "INSERT INTO reach_filler SELECT g, md5(g::text) FROM generate_series(1, 20000) g;\n",
+                    database="alertmanagerpp")
+        last = psql.rows("SELECT pg_walfile_name(pg_switch_wal()) AS w")[0]["w"]
+    return last
+
+
+def wait_for_segment(namespace, archive, name, timeout=120):
+    deadline = time.monotonic() + timeout
+    while name + ".gz" not in archive_shell(namespace, 'ls "$1"', archive).split():
+        assert time.monotonic() < deadline, "segment %s not archived after %d s" % (name, timeout)
+        time.sleep(1)
+
+
+def test_the_listing_says_how_far_each_base_backup_rolls_forward_and_names_a_missing_segment(instance):
+    """A new base backup's window runs to the newest commit the archive holds (one made just before is in it);
+    backups from before the gap the previous test made cannot be rolled forward; a segment taken out of the
+    archive breaks the new backup's window, naming the hole; put back, the window is whole again."""
+    namespace, psql, backup_dir, directory, dummy = instance
+    playbook(namespace, backup_dir, "backup")
+    before = utc(psql.rows("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                           "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t")[0]["t"])
+    wait_until_archived(namespace, psql, commit_marker(psql))
+    backups = sorted(name[:-len(".json")] for name in published(directory) if name.endswith(".json"))
+    listing = reach(namespace, backup_dir)
+    windows = dict((match.group("backup"), match) for match in WINDOW.finditer(listing))
+    assert backups[-1] in windows, listing[-3000:]
+    assert before <= utc(windows[backups[-1]].group("to_time")) <= datetime.datetime.now(datetime.timezone.utc)
+    for backup in backups[:-1]:  # taken before the archive's gap: their first segments were set aside
+        assert backup in windows or "%s: cannot be rolled forward: the archive does not hold its first segment" \
+            % backup in listing, listing[-3000:]
+
+    archive = archive_directory(psql)
+    newest_backup = json.loads((directory / (backups[-1] + ".json")).read_text())
+    last = switch_segments(psql, 3)
+    wait_for_segment(namespace, archive, last)
+    complete = sorted(name[:-len(".gz")] for name in archive_shell(namespace, 'ls "$1"', archive).split()
+                      if re.match(r"^[0-9A-F]{24}\.gz$", name) and name[8:24] > newest_backup["wal_segments"][0][8:])
+    assert len(complete) >= 3, complete
+    taken = complete[-2]  # a hole inside the new backup's window
+    archive_shell(namespace, 'mkdir -p "$1/../held" && mv "$1/$2.gz" "$1/../held/"', archive, taken)
+    try:
+        broken = dict((match.group("backup"), match) for match in BROKEN.finditer(reach(namespace, backup_dir)))
+        assert backups[-1] in broken, broken
+        assert broken[backups[-1]].group("before")[8:] < taken[8:] < broken[backups[-1]].group("after")[8:]
+    finally:
+        archive_shell(namespace, 'mv "$1/../held/$2.gz" "$1/" && rmdir "$1/../held"', archive, taken)
+    assert backups[-1] in [match.group("backup") for match in WINDOW.finditer(reach(namespace, backup_dir))]
 
 
 SEGMENT_FILES = 'cd "$1" && find . -type f -printf "%P\\n" | grep -E "(^|/)[0-9A-F]{24}(\\.gz)?$" | sort || true'

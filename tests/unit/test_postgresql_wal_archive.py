@@ -1,7 +1,7 @@
 """The WAL archive's retention plan (module_utils/postgresql_wal_archive.py); the cluster test prunes a real one."""
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_wal_archive import (
-    keep_points, parse_listing, prune_plan)
+    gaps, keep_points, live_segments, parse_inspection, parse_listing, prune_plan, window)
 
 SYSTEM = "7312345678901234567"
 OTHER = "7299999999999999999"
@@ -51,3 +51,45 @@ def test_segments_before_the_keep_point_go_and_everything_else_stays():
 def test_without_a_kept_base_backup_nothing_goes():
     files = [("%s/000000010000000000000003.gz" % SYSTEM, 5)]
     assert prune_plan(files, keep_points([])) == ([], files, {SYSTEM: 5})
+
+
+WALDUMP_OUTPUT = """FILE 000000010000000000000007.gz.partial
+LAST rmgr: XLOG        len (rec/tot):     24/    24, tx:          0, lsn: 0/07000110, prev 0/070000D8, desc: SWITCH
+COMMIT
+FILE 000000010000000000000006.gz
+LAST rmgr: XLOG        len (rec/tot):     24/    24, tx:          0, lsn: 0/06FFFF80, prev 0/06FFFF48, desc: SWITCH
+COMMIT rmgr: Transaction len (rec/tot):     34/    34, tx:        735, lsn: 0/06FFFE10, prev 0/06FFFDD8, \
+desc: COMMIT 2026-12-07 02:40:00.123456 UTC
+FILE 000000010000000000000005.gz
+LAST rmgr: XLOG        len (rec/tot):     24/    24, tx:          0, lsn: 0/05FFFF80, prev 0/05FFFF48, desc: SWITCH
+COMMIT rmgr: Transaction len (rec/tot):     34/    34, tx:        734, lsn: 0/05000010, prev 0/05000000, \
+desc: COMMIT 2026-12-07 02:39:00.000001 UTC
+"""
+
+
+def test_the_newest_record_is_the_newest_file_s_and_the_newest_commit_the_first_found():
+    assert parse_inspection(WALDUMP_OUTPUT) == ("0/07000110", ("0/06FFFE10", "2026-12-07T02:40:00.123456Z"))
+    assert parse_inspection("FILE x\nLAST \nCOMMIT \n") == (None, None)
+
+
+def manifest(first, end_lsn="0/5000100"):
+    return {"id": "b1", "system_identifier": SYSTEM, "wal_segments": [first], "end_lsn": end_lsn,
+            "finished_at": "2026-12-07T02:30:00Z"}
+
+
+def test_a_window_runs_to_the_newest_commit_only_over_an_unbroken_archive():
+    files = [("%s/%s" % (SYSTEM, name), 1) for name in (
+        "000000010000000000000003.gz", "000000010000000000000005.gz", "000000010000000000000006.gz",
+        "000000020000000000000006.gz", "000000020000000000000007.gz.partial")] + [
+        ("%s/before-gap-x/000000010000000000000004.gz" % SYSTEM, 1), ("%s/00000002.history" % SYSTEM, 1)]
+    segments = live_segments(files, SYSTEM)
+    assert sorted(segments) == [3, 5, 6, 7] and segments[6] == "000000020000000000000006.gz"
+    assert gaps(segments) == [(3, 5)]
+    commit = ("0/7000010", "2026-12-07T02:40:00Z")
+    reach = window(manifest("000000010000000000000005"), segments, "0/7000110", commit)
+    assert (reach["to_lsn"], reach["to_time"], reach["problem"]) == ("0/7000110", "2026-12-07T02:40:00Z", None)
+    broken = window(manifest("000000010000000000000003"), segments, "0/7000110", commit)
+    assert broken["to_time"] is None and broken["problem"] == (
+        "the archive lacks the segments between 000000010000000000000003.gz and 000000010000000000000005.gz")
+    missing = window(manifest("000000010000000000000002"), segments, "0/7000110", commit)
+    assert missing["problem"] == "the archive does not hold its first segment 000000010000000000000002"
