@@ -33,6 +33,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_clie
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run_shell
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_basebackup import parse_lsn
 
 SEGMENT = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?$")
 # With the one being received; set aside at a gap, that one will never be completed.
@@ -281,7 +282,9 @@ def window(document, segments, newest, commit):
             name_of(before, segments), name_of(after, segments))
         return result
     result["to_lsn"] = newest
-    result["to_time"] = commit[1] if commit else None
+    # A commit before the backup's end is no point to recover to from it.
+    if commit and parse_lsn(commit[0]) >= parse_lsn(document["end_lsn"]):
+        result["to_time"] = commit[1]
     return result
 
 

@@ -91,5 +91,7 @@ def test_a_window_runs_to_the_newest_commit_only_over_an_unbroken_archive():
     broken = window(manifest("000000010000000000000003"), segments, "0/7000110", commit)
     assert broken["to_time"] is None and broken["problem"] == (
         "the archive lacks the segments between 000000010000000000000003.gz and 000000010000000000000005.gz")
+    before_its_end = window(manifest("000000010000000000000005", end_lsn="0/7000020"), segments, "0/7000110", commit)
+    assert (before_its_end["to_lsn"], before_its_end["to_time"]) == ("0/7000110", None)
     missing = window(manifest("000000010000000000000002"), segments, "0/7000110", commit)
     assert missing["problem"] == "the archive does not hold its first segment 000000010000000000000002"
