@@ -33,7 +33,8 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_clie
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run_shell
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_basebackup import parse_lsn
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_basebackup import (
+    parse_lsn, wal_segment_number)
 
 SEGMENT = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?$")
 # With the one being received; set aside at a gap, that one will never be completed.
@@ -229,7 +230,7 @@ def apply(archive, points, check_mode):
 
 def position(name):
     """The segment's number in the WAL (its timeline aside)."""
-    return int(name[8:16], 16) * (0x100000000 // SEGMENT_BYTES) + int(name[16:24], 16)
+    return wal_segment_number(name, SEGMENT_BYTES)
 
 
 def live_segments(files, system):

@@ -514,10 +514,7 @@ def test_retention_removes_only_the_wal_no_kept_base_backup_needs(instance):
     psql.script("SELECT pg_switch_wal();\n")
     end = psql.rows("SELECT pg_current_wal_flush_lsn()::text AS lsn")[0]["lsn"]
     last = psql.rows("SELECT pg_walfile_name('%s') AS w" % end)[0]["w"]
-    deadline = time.monotonic() + 120
-    while last + ".gz" not in archive_shell(namespace, 'ls "$1"', archive).split():
-        assert time.monotonic() < deadline, "segment %s not archived after 120 s" % last
-        time.sleep(1)
+    wait_for_segment(namespace, archive, last)
     output = archive_shell(namespace, WALDUMP, archive, first, last, manifest["start_lsn"], end, timeout=300)
     assert int(output.split()[0]) >= 2, output
 
