@@ -4,7 +4,9 @@ Measures, in one run:
   deploy   ansible-playbook playbooks/deploy.yml -e profile=standard with
            standard_stores [postgresql] into a new namespace, until it returns
            (Ready, roles and database set up, logins checked);
-  rerun    the same command again (must report changed=0);
+  rerun    the same command again, three times (each must report changed=0;
+           the median is the figure, the first right after the deploy while
+           the new server and the archiver still settle);
   raw      beside them, a bare one-pod StatefulSet of the same image with a
            PVC (initdb, then postgres), created with the Python client, until
            a query is answered: what Kubernetes and initdb themselves need;
@@ -103,7 +105,8 @@ def main():
         t_raw, dummy = timed(lambda: raw_statefulset(core, apps, raw_ns))
         delete_namespace(core, raw_ns)
         t_deploy, changed_first = timed(lambda: deploy(tuned_ns))
-        t_rerun, changed_rerun = timed(lambda: deploy(tuned_ns))
+        reruns = [timed(lambda: deploy(tuned_ns)) for dummy in range(3)]
+        t_rerun, changed_rerun = statistics.median(t for t, dummy in reruns), max(c for dummy, c in reruns)
         deploy(default_ns, DEFAULTS)
         for namespace in (tuned_ns, default_ns):
             pgbench(namespace, "-i", "-s", "20", "-q", "postgres")
@@ -119,7 +122,8 @@ def main():
     print("bench_pg_deploy (warm cluster)")
     print("  deploy to Ready+set up  : %6.1f s  (goal < 60 s; %d changed)" % (t_deploy, changed_first))
     print("  raw StatefulSet to Ready: %6.1f s  -> deploy/raw = %.2f" % (t_raw, t_deploy / t_raw))
-    print("  idempotent re-run       : %6.1f s  (goal < 15 s; changed=%d)" % (t_rerun, changed_rerun))
+    print("  idempotent re-run       : %6.1f s  (median of %s; goal < 15 s; changed=%d)" % (
+        t_rerun, ", ".join("%.1f" % t for t, dummy in reruns), changed_rerun))
     print("  pgbench TPS, tuned      : %8.1f  (rounds: %s)" % (tuned, ", ".join("%.1f" % v for v in results[tuned_ns])))
     print("  pgbench TPS, defaults   : %8.1f  (rounds: %s)" % (defaults, ", ".join(
         "%.1f" % v for v in results[default_ns])))

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.error_base import DatastoresError
+
 try:
     from kubernetes.client.rest import ApiException
 except ImportError:  # the kubernetes library is missing: k8s_client.kube_configuration says so
@@ -28,10 +30,6 @@ try:
 except ImportError:  # without urllib3 there is no kubernetes client either
     class ConnectionFailure(Exception):
         """Stands in for urllib3's error when the library is missing (never raised then)."""
-
-
-class DatastoresError(Exception):
-    """The base of every error the collection's module_utils raise on purpose."""
 
 
 def api_error_text(exc):

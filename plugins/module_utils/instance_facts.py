@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.secrets import password_problem
+
 OPERATOR_GROUP, OPERATOR_VERSION = "monitoring.coreos.com", "v1"
 OPERATOR_KINDS = ("servicemonitors", "prometheusrules")
 # Objects of the instance that its settings may switch off (then they are removed).
@@ -48,10 +50,34 @@ def settled(statefulset):
             and (on_delete or status.get("currentRevision") == status.get("updateRevision")))
 
 
-def secret_keys(kube, namespace, name):
+def read_secrets(kube, namespace, names):
+    """{name: the Secret as the API server returns it, or None when it does not exist}."""
+    return dict((name, kube.get("/api/v1/namespaces/%s/secrets/%s" % (namespace, name))) for name in names)
+
+
+def secret_keys(secret):
     """The key names of a Secret (never its values), or None when it does not exist."""
-    secret = kube.get("/api/v1/namespaces/%s/secrets/%s" % (namespace, name))
     return None if secret is None else sorted(secret.get("data") or {})
+
+
+def password_problems(namespace, secrets, passwords):
+    """Why the passwords asked for cannot be used, one message per Secret (none: they can).
+
+    passwords: [{name, keys, create}] as the module option gives them.
+    """
+    problems = []
+    for wanted in passwords:
+        problem = password_problem("%s/%s" % (namespace, wanted["name"]), secrets.get(wanted["name"]),
+                                   wanted["keys"], wanted["create"])
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def config_map_data(kube, namespace, names):
+    """{name: the ConfigMap's data, or None when it does not exist}."""
+    maps = dict((name, kube.get("/api/v1/namespaces/%s/configmaps/%s" % (namespace, name))) for name in names)
+    return dict((name, None if found is None else found.get("data") or {}) for name, found in maps.items())
 
 
 def pod_addresses(kube, namespace, name):
@@ -62,8 +88,8 @@ def pod_addresses(kube, namespace, name):
                 for service in (services or {}).get("items") or [])
 
 
-def gather(kube, namespace, name, secrets=()):
-    """The facts dict the redis_instance_info module returns."""
+def gather(kube, namespace, name, secrets=(), passwords=(), config_maps=()):
+    """The facts dict the redis_instance_info module returns (see its documentation for the arguments)."""
     served = served_versions(kube)
     pdb_version = "v1" if "v1" in served.get("policy", []) else "v1beta1"
     versions = {"policy": pdb_version, "networking.k8s.io": "v1"}
@@ -71,15 +97,20 @@ def gather(kube, namespace, name, secrets=()):
     statefulset = kube.get("/apis/apps/v1/namespaces/%s/statefulsets/%s" % (namespace, name))
     namespace_exists = statefulset is not None or kube.get("/api/v1/namespaces/%s" % namespace) is not None
     existing = dict((kind, False) for kind, dummy, dummy_plural in OPTIONAL)
-    keys = dict((secret, None) for secret in secrets)
+    names = list(secrets) + [wanted["name"] for wanted in passwords if wanted["name"] not in secrets]
+    read = dict((secret, None) for secret in names)
+    maps = dict((config_map, None) for config_map in config_maps)
     addresses = {}
     if namespace_exists:
-        keys = dict((secret, secret_keys(kube, namespace, secret)) for secret in secrets)
+        read = read_secrets(kube, namespace, names)
+        maps = config_map_data(kube, namespace, config_maps)
         addresses = pod_addresses(kube, namespace, name)
         for kind, group, plural in OPTIONAL:
             existing[kind] = kube.get("/apis/%s/%s/namespaces/%s/%s/%s"
                                       % (group, versions[group], namespace, plural, name)) is not None
     return {"target": "%s/%s" % (namespace, name), "namespace_exists": namespace_exists,
-            "statefulset": statefulset, "settled": settled(statefulset), "existing": existing, "secret_keys": keys,
-            "pod_addresses": addresses,
+            "statefulset": statefulset, "settled": settled(statefulset), "existing": existing,
+            "secret_keys": dict((secret, secret_keys(read[secret])) for secret in secrets),
+            "password_problems": password_problems(namespace, read, passwords) if namespace_exists else [],
+            "config_maps": maps, "pod_addresses": addresses,
             "pdb_api_version": "policy/" + pdb_version, "prometheus_operator": operator_served(kube, served)}

@@ -18,7 +18,7 @@ import json
 import secrets
 import string
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.error_base import DatastoresError
 
 ALPHABET = string.ascii_letters + string.digits
 WHITESPACE_NAMES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
@@ -61,13 +61,41 @@ def value_problem(value):
     return None
 
 
-def check_values(target, values, keys):
-    """Raise SecretError naming every key among `keys` whose value cannot be a password."""
+def values_problem(target, values, keys):
+    """Why the values of `keys` cannot be passwords, naming every bad key (None: they can)."""
     problems = ["key %s %s" % (key, value_problem(values[key])) for key in keys
                 if key in values and value_problem(values[key])]
     if problems:
-        raise SecretError("Secret %s: %s; the servers would not start or clients could not log in. Replace the "
-                          "value(s)." % (target, "; ".join(problems)))
+        return ("Secret %s: %s; the servers would not start or clients could not log in. Replace the value(s)."
+                % (target, "; ".join(problems)))
+    return None
+
+
+def check_values(target, values, keys):
+    """Raise SecretError naming every key among `keys` whose value cannot be a password."""
+    problem = values_problem(target, values, keys)
+    if problem:
+        raise SecretError(problem)
+
+
+def supplied_problem(target, values, keys):
+    """Why a Secret the user supplies (values None: it does not exist) lacks `keys` (None: it has them)."""
+    if values is None:
+        return ("Secret %s does not exist and may not be created here: create it with the key(s) %s"
+                % (target, ", ".join(keys)))
+    absent = [key for key in keys if key not in values]
+    if absent:
+        return "Secret %s has no key %s" % (target, ", ".join(absent))
+    return None
+
+
+def password_problem(target, secret, keys, create):
+    """Why Secret `secret` (a dict as the API server returns it, or None) cannot give its `keys` as passwords:
+    a value that is not one line of text, or, when the role may not create or complete it (create false), the
+    Secret or a key missing. None when it can."""
+    values = decoded(secret) if secret is not None else {}
+    return values_problem(target, values, keys) or (
+        None if create else supplied_problem(target, values if secret is not None else None, keys))
 
 
 def password_file(uri, password):

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors import DatastoresError
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.error_base import DatastoresError
 
 # redis.conf: "1k" => 1000 bytes, "1kb" => 1024 bytes, case-insensitive.
 _REDIS_UNITS = {

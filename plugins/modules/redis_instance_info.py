@@ -15,7 +15,8 @@ version_added: 0.3.0
 description:
   - Reads in one pass whether the namespace exists, the live StatefulSet, which of the instance's optional objects
     (PodDisruptionBudget, NetworkPolicy, named like the StatefulSet) exist, the key names (never the values) of the
-    Secrets named in I(secrets), the PodDisruptionBudget API version the
+    Secrets named in I(secrets), whether the passwords named in I(passwords) can be used, the data of the
+    ConfigMaps named in I(config_maps), the PodDisruptionBudget API version the
     server serves (C(policy/v1) from Kubernetes 1.21, C(policy/v1beta1) before) and whether the Prometheus
     Operator's ServiceMonitor and PrometheusRule kinds are served.
   - The roles decide from these facts instead of one module run per question.
@@ -33,6 +34,35 @@ options:
     required: true
   secrets:
     description: Secrets of the instance whose key names to report (never their values).
+    type: list
+    elements: str
+    default: []
+  passwords:
+    description:
+      - Secret keys that must hold passwords (one line of text), checked before anything changes so that a
+        bad value is refused at preflight rather than giving pods that never get Ready. The values are read
+        here and never returned; I(password_problems) names the Secret and key and what is wrong.
+      - Of a Secret the role may not create or complete (I(create=false)), its absence or a missing key is a
+        problem too.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name of the Secret.
+        type: str
+        required: true
+      keys:
+        description: Its keys that hold passwords.
+        type: list
+        elements: str
+        required: true
+      create:
+        description: The role creates the Secret and the missing keys (false, the user supplies them).
+        type: bool
+        default: true
+  config_maps:
+    description: ConfigMaps of the instance whose data to return.
     type: list
     elements: str
     default: []
@@ -80,6 +110,16 @@ secret_keys:
   returned: always
   type: dict
   sample: {"alertmanagerpp-redis-auth": ["password"]}
+password_problems:
+  description: What makes the passwords of I(passwords) unusable, one message per Secret; empty when none.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Secret alertmanagerpp/app: key password ends with a newline ..."]
+config_maps:
+  description: For each ConfigMap in I(config_maps), its data, or null when it does not exist.
+  returned: always
+  type: dict
 pod_addresses:
   description: >-
     ClusterIP of each per-pod Service of the instance (Sentinel topology: the pods' stable addresses), by pod name.
@@ -106,12 +146,17 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_clie
 
 def main():
     spec = dict(namespace=dict(type="str", required=True), name=dict(type="str", required=True),
-                secrets=dict(type="list", elements="str", default=[], no_log=False))
+                secrets=dict(type="list", elements="str", default=[], no_log=False),
+                passwords=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
+                    name=dict(type="str", required=True, no_log=False),
+                    keys=dict(type="list", elements="str", required=True, no_log=False),
+                    create=dict(type="bool", default=True))),
+                config_maps=dict(type="list", elements="str", default=[]))
     spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
-    run_module(module, lambda: dict(gather(connect(params), params["namespace"], params["name"], params["secrets"]),
-                                    changed=False),
+    run_module(module, lambda: dict(gather(connect(params), params["namespace"], params["name"], params["secrets"],
+                                           params["passwords"], params["config_maps"]), changed=False),
                "facts of %s/%s" % (params["namespace"], params["name"]))
 
 

@@ -121,6 +121,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.secrets 
     decoded,
     missing_values,
     redacted,
+    supplied_problem,
 )
 
 
@@ -162,12 +163,9 @@ def ensure_present(module, kube, secret):
         module.no_log_values.add(value if isinstance(value, str) else value.decode("latin-1"))
     check_values(target, existing, params["keys"])
     if not params["create"]:
-        if secret is None:
-            raise SecretError("Secret %s does not exist and may not be created here: create it with the key(s) %s"
-                              % (target, ", ".join(params["keys"])))
-        absent = [key for key in params["keys"] if key not in existing]
-        if absent:
-            raise SecretError("Secret %s has no key %s" % (target, ", ".join(absent)))
+        problem = supplied_problem(target, existing if secret is not None else None, params["keys"])
+        if problem:
+            raise SecretError(problem)
         return {"changed": False, "created": False, "added": [], "keys": sorted(existing)}
     if params["length"] < 16:
         raise SecretError("length %d is too short for a generated password (at least 16)" % params["length"])
