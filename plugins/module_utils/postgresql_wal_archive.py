@@ -34,7 +34,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_clie
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import first_pod, read_pod
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.pod_exec import run_shell
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_basebackup import (
-    parse_lsn, wal_segment_number)
+    format_lsn, parse_lsn, wal_segment_number)
 
 SEGMENT = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?$")
 # With the one being received; set aside at a gap, that one will never be completed.
@@ -68,6 +68,33 @@ for f in "$@"; do
     | awk '/ lsn: /{last=$0} /desc: COMMIT /{commit=$0} END{print "LAST " last; print "COMMIT " commit}'
   rm -f "$scratch/$n"
 done"""
+# Restore points, segment by segment in order: each record that starts in a segment (its own --start/--end), the
+# next segment unpacked too so that a record running into it is read whole; at most three unpacked at a time.
+POINTS_SCRIPT = r"""set -u
+waldump=$1 directory=$2 size=$3
+shift 3
+cd "$directory" || exit 1
+scratch=$(mktemp -d "$directory/../.points.XXXXXX") || exit 1
+trap 'rm -rf "$scratch"' EXIT
+plain() { n=${1%.partial}; echo "${n%.gz}"; }
+unpack() {
+  [ -f "$scratch/$(plain "$1")" ] && return
+  gzip -dcf "$1" > "$scratch/$(plain "$1")" 2>/dev/null
+  truncate -s "$size" "$scratch/$(plain "$1")"
+}
+previous=
+while [ $# -ge 4 ]; do
+  file=$1 timeline=$2 start=$3 end=$4
+  shift 4
+  unpack "$file"
+  [ $# -ge 4 ] && unpack "$1"
+  "$waldump" --path="$scratch" --timeline="$timeline" --rmgr=XLOG --start="$start" --end="$end" 2>/dev/null \
+    | grep "desc: RESTORE_POINT "
+  [ -n "$previous" ] && rm -f "$scratch/$previous"
+  previous=$(plain "$file")
+done
+exit 0"""
+RESTORE_POINT = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+),.*desc: RESTORE_POINT (.*)$")
 RECORD_LSN = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+),")
 COMMIT_TIME = re.compile(r"desc: COMMIT (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC")
 INSPECTED_FILES = 3
@@ -162,6 +189,18 @@ class WalArchive(object):
             raise WalArchiveError("cannot read the WAL archive's newest segments: %s" % exc)
         return parse_inspection(text)
 
+    def restore_points(self, waldump, system, names):
+        """{name: [LSN, ...]} of the restore points in `system`'s archive files `names` (in WAL order)."""
+        args = [waldump, "%s/%s" % (self.directory, system), SEGMENT_BYTES]
+        for name in names:
+            start = position(name) * SEGMENT_BYTES
+            args += [name, int(name[:8], 16), format_lsn(start), format_lsn(start + SEGMENT_BYTES)]
+        try:
+            text = run_shell(*self.where, script=POINTS_SCRIPT, timeout=600 + 5 * len(names), args=args)
+        except DatastoresError as exc:
+            raise WalArchiveError("cannot read the restore points of the WAL archive: %s" % exc)
+        return parse_restore_points(text)
+
     def remove(self, paths):
         for start in range(0, len(paths), REMOVE_BATCH):
             try:
@@ -189,12 +228,16 @@ def open_archive(params):
 
 def run_archive_module(options, body, absent, what):
     """Build a module of the archiver's options and `options`, and exit with body(module, archive, the instance's
-    backup directory) when the archiver runs, else with `absent`; each with the archiver's state."""
+    backup directory) when the archiver runs, else with `absent`; each with the archiver's state. With `absent`
+    None, an archiver that does not run fails the module."""
     module = AnsibleModule(argument_spec=dict(ARCHIVER_ARG_SPEC, **options), supports_check_mode=True)
     params = module.params
 
     def run():
         state, archive = open_archive(params)
+        if archive is None and absent is None:
+            raise WalArchiveError("the WAL archiver's pod is %s, so the archive cannot be read: bring it back "
+                                  "(deploy.yml; the archive is on its own volume) and try again" % state)
         if archive is None:
             return dict(absent, changed=False, archiver=state)
         directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
@@ -263,6 +306,19 @@ def parse_inspection(text):
     return newest, commit
 
 
+def parse_restore_points(text):
+    """{name: [LSN, ...]} from POINTS_SCRIPT's output (pg_waldump's RESTORE_POINT records), each LSN once."""
+    points = {}
+    for line in text.splitlines():
+        match = RESTORE_POINT.search(line)
+        if match:
+            lsn = format_lsn(parse_lsn(match.group(1)))
+            found = points.setdefault(match.group(2), [])
+            if lsn not in found:
+                found.append(lsn)
+    return points
+
+
 def name_of(position_number, segments):
     return segments.get(position_number) or "%016X" % position_number
 
@@ -289,9 +345,11 @@ def window(document, segments, newest, commit):
     return result
 
 
-def recovery_windows(archive, entries, waldump):
-    """The module's result: per system with a good base backup, its archive's extent; per such backup, its window."""
-    files = archive.listing()
+def recovery_windows(archive, entries, waldump, files=None):
+    """The module's result: per system with a good base backup, its archive's extent; per such backup, its window.
+
+    files: the archive's listing when already read."""
+    files = archive.listing() if files is None else files
     bases = [entry["document"] for entry in entries
              if entry["status"] == "ok" and (entry["document"] or {}).get("kind") == "base"]
     systems, windows = {}, []

@@ -520,3 +520,75 @@ def test_retention_removes_only_the_wal_no_kept_base_backup_needs(instance):
 
     again = playbook(namespace, backup_dir, "backup", "--tags", "postgresql_backup_retention", *keep_one).stdout
     assert "WAL archive: removed 0 files" in again, again[-3000:]
+
+
+def restore_plan(namespace, backup_dir, target="latest", value=None):
+    """(succeeded, the postgresql_restore_plan module's result) for this instance."""
+    arguments = {"dest": str(backup_dir), "cluster": backup_dir_cluster(backup_dir), "namespace": namespace,
+                 "name": NAME, "archiver_statefulset": ARCHIVE, "target": target}
+    if value is not None:
+        arguments["target_value"] = value
+    command = [str(pathlib.Path(sys.executable).parent / "ansible"), "all", "-m",
+               "alertmanagerpp.datastores.postgresql_restore_plan", "-a", json.dumps(arguments)]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert " => " in result.stdout, result.stdout + result.stderr
+    return result.returncode == 0, json.loads(result.stdout.split(" => ", 1)[1])
+
+
+def backup_dir_cluster(backup_dir):
+    """The cluster's directory under the backups' base directory (the only one there)."""
+    return [path.name for path in pathlib.Path(backup_dir).iterdir() if path.is_dir()][0]
+
+
+def test_the_restore_plan_picks_the_backup_and_refuses_what_it_cannot_reach(instance, core, apps):
+    """Runs last (the archiver ends scaled to 0). Latest: a new base backup, the archive's segments from its
+    first one. A restore point made now is found by name at the LSN the server gave it. Refused, each naming what
+    the backups hold: a time after the newest commit, a time before the oldest backup's end, a name not in the
+    archive, the chosen base backup once its file changed, and any plan while the archiver is down."""
+    namespace, psql, backup_dir, directory, dummy = instance
+    playbook(namespace, backup_dir, "backup")
+    point = "amp plan point " + uuid.uuid4().hex[:8]
+    point_lsn = psql.rows("SELECT pg_create_restore_point('%s')::text AS lsn" % point)[0]["lsn"]
+    wait_until_archived(namespace, psql, commit_marker(psql))
+    backups = sorted(name[:-len(".json")] for name in published(directory) if name.endswith(".json"))
+    manifest = json.loads((directory / (backups[-1] + ".json")).read_text())
+
+    ok, latest = restore_plan(namespace, backup_dir)
+    assert ok, latest
+    assert latest["plan"]["backup"] == backups[-1] and latest["plan"]["target"]["kind"] == "latest"
+    assert latest["plan"]["segments"][0][:24] == manifest["wal_segments"][0], latest["plan"]["segments"][:3]
+
+    ok, named = restore_plan(namespace, backup_dir, "name", point)
+    assert ok, named
+    start = named["plan"]["target"]["lsn"]  # the record's start; the server gave its end
+    assert 0 < psql.rows("SELECT pg_wal_lsn_diff('%s', '%s')::int AS d" % (point_lsn, start))[0]["d"] <= 256
+    assert named["plan"]["backup"] == backups[-1]
+    assert named["plan"]["segments"][-1][:24] == psql.rows("SELECT pg_walfile_name('%s') AS w" % start)[0]["w"]
+
+    later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    refusals = [(("time", later), "no base backup and archive reach"),
+                (("time", "2020-01-01T00:00:00Z"), "no base backup and archive reach 2020-01-01T00:00:00.000000Z"),
+                (("name", "no such point"), "the archive holds no restore point named 'no such point'"),
+                (("time", "2026-12-07 06:00:00"), "has no offset")]
+    for (kind, value), words in refusals:
+        ok, refused = restore_plan(namespace, backup_dir, kind, value)
+        assert not ok and words in refused["msg"], refused["msg"]
+        if words.startswith("no base") or words.startswith("the archive"):
+            assert "the backups and the archive reach from" in refused["msg"], refused["msg"]
+            assert "Nothing was touched" in refused["msg"], refused["msg"]
+
+    data = pathlib.Path(latest["plan"]["file"])
+    original = data.read_bytes()
+    data.write_bytes(original[:1000] + bytes([original[1000] ^ 0xFF]) + original[1001:])
+    try:
+        ok, refused = restore_plan(namespace, backup_dir)
+        assert not ok and "base backup %s is the one to restore from, but its file's sha256 differs" % backups[-1] \
+            in refused["msg"], refused["msg"]
+    finally:
+        data.write_bytes(original)
+
+    scale_archiver(apps, core, namespace, 0)
+    ok, refused = restore_plan(namespace, backup_dir)
+    assert not ok and "the WAL archiver's pod is absent, so the archive cannot be read" in refused["msg"], refused
