@@ -93,9 +93,10 @@ def password_problem(target, secret, keys, create):
     """Why Secret `secret` (a dict as the API server returns it, or None) cannot give its `keys` as passwords:
     a value that is not one line of text, or, when the role may not create or complete it (create false), the
     Secret or a key missing. None when it can."""
-    values = decoded(secret) if secret is not None else {}
-    return values_problem(target, values, keys) or (
-        None if create else supplied_problem(target, values if secret is not None else None, keys))
+    if secret is None:
+        return None if create else supplied_problem(target, None, keys)
+    values = decoded(secret)
+    return values_problem(target, values, keys) or (None if create else supplied_problem(target, values, keys))
 
 
 def password_file(uri, password):
