@@ -48,41 +48,40 @@ REMOVE_BATCH = 500
 
 # The collection's servers are initialised with PostgreSQL's default segment size.
 SEGMENT_BYTES = 16 * 1024 * 1024
-# Newest files first: each decompressed on the archive's volume (the pod's memory is small), padded to a whole
-# segment (a partial one decompresses to what was flushed, which may end inside a page: pg_waldump reads whole
-# pages, and the zeros after the last record end the WAL as they do on a server), read by pg_waldump in UTC, its
-# last record and last commit printed.
-INSPECT_SCRIPT = r"""set -u
+
+
+def scratch_script(name, body):
+    """A script run in the archiver's pod with arguments pg_waldump, the system's archive directory, the segment
+    size, then its own: `body` runs in that directory, with a scratch directory on the archive's volume (the pod's
+    memory is small) removed on exit and unpack FILE, which decompresses FILE there under its plain segment name,
+    padded to a whole segment (a partial one decompresses to what was flushed, which may end inside a page:
+    pg_waldump reads whole pages, and the zeros after the last record end the WAL as they do on a server)."""
+    return r"""set -u
 waldump=$1 directory=$2 size=$3
 shift 3
 cd "$directory" || exit 1
-scratch=$(mktemp -d "$directory/../.inspect.XXXXXX") || exit 1
+scratch=$(mktemp -d "$directory/../.%s.XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT
-for f in "$@"; do
-  n=${f%.partial}
-  n=${n%.gz}
-  gzip -dcf "$f" > "$scratch/$n" 2>/dev/null
-  truncate -s "$size" "$scratch/$n"
-  echo "FILE $f"
-  TZ=UTC "$waldump" --path="$scratch" "$n" 2>/dev/null \
-    | awk '/ lsn: /{last=$0} /desc: COMMIT /{commit=$0} END{print "LAST " last; print "COMMIT " commit}'
-  rm -f "$scratch/$n"
-done"""
-# Restore points, segment by segment in order: each record that starts in a segment (its own --start/--end), the
-# next segment unpacked too so that a record running into it is read whole; at most three unpacked at a time.
-POINTS_SCRIPT = r"""set -u
-waldump=$1 directory=$2 size=$3
-shift 3
-cd "$directory" || exit 1
-scratch=$(mktemp -d "$directory/../.points.XXXXXX") || exit 1
-trap 'rm -rf "$scratch"' EXIT
-plain() { n=${1%.partial}; echo "${n%.gz}"; }
+plain() { n=${1%%.partial}; echo "${n%%.gz}"; }
 unpack() {
   [ -f "$scratch/$(plain "$1")" ] && return
   gzip -dcf "$1" > "$scratch/$(plain "$1")" 2>/dev/null
   truncate -s "$size" "$scratch/$(plain "$1")"
 }
-previous=
+""" % name + body
+
+
+# Newest files first: each one's last record and last commit, read by pg_waldump in UTC.
+INSPECT_SCRIPT = scratch_script("inspect", r"""for f in "$@"; do
+  unpack "$f"
+  echo "FILE $f"
+  TZ=UTC "$waldump" --path="$scratch" "$(plain "$f")" 2>/dev/null \
+    | awk '/ lsn: /{last=$0} /desc: COMMIT /{commit=$0} END{print "LAST " last; print "COMMIT " commit}'
+  rm -f "$scratch/$(plain "$f")"
+done""")
+# Restore points, segment by segment in order: each record that starts in a segment (its own --start/--end), the
+# next segment unpacked too so that a record running into it is read whole; at most three unpacked at a time.
+POINTS_SCRIPT = scratch_script("points", r"""previous=
 while [ $# -ge 4 ]; do
   file=$1 timeline=$2 start=$3 end=$4
   shift 4
@@ -93,7 +92,7 @@ while [ $# -ge 4 ]; do
   [ -n "$previous" ] && rm -f "$scratch/$previous"
   previous=$(plain "$file")
 done
-exit 0"""
+exit 0""")
 RESTORE_POINT = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+),.*desc: RESTORE_POINT (.*)$")
 RECORD_LSN = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+),")
 COMMIT_TIME = re.compile(r"desc: COMMIT (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC")
