@@ -18,7 +18,7 @@ import time
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.drill import (
     DrillError, Writer, longest_gap, parse_writes, server_pid, signal_process)
-from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import pod_path, wait_for
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import TimedOut, pod_path, wait_for
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import in_sync
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SERVER_CONTAINER
 
@@ -63,8 +63,11 @@ class Drill(object):
             else:
                 pid = server_pid(members.kube, members.namespace, old, SERVER_CONTAINER, members.flavor)
                 self.signal(old, pid, "STOP")
-            wait_for("the Sentinels to name a new primary", lambda: members.primary_address() not in (None, old_address),
-                     self.timeout, interval=0.2)
+            try:
+                wait_for("the Sentinels to name a new primary",
+                         lambda: members.primary_address() not in (None, old_address), self.timeout, interval=0.2)
+            except TimedOut as exc:
+                raise DrillError("%s. The Sentinels: %s" % (exc, members.sentinels_report()))
             promoted = time.monotonic() - started
             new_address = members.primary_address()
             self.writer.wait_more_writes("writes acknowledged by the new primary")

@@ -42,6 +42,17 @@ def addresses_in(reply):
     return sorted(lines[i + 1] for i in range(0, len(lines) - 1, 2) if lines[i] == "ip")
 
 
+def sentinel_line(pod, master, replicas):
+    """One Sentinel's view for a report: the primary it names, its flags and failover state, each replica's flags.
+
+    master: the SENTINEL MASTER reply's fields; replicas: the SENTINEL REPLICAS reply."""
+    state = master.get("failover-state")
+    return "%s names %s (%s%s), replicas %s" % (
+        pod, master.get("ip", "no primary"), master.get("flags", "no flags"),
+        ("; failover %s" % state) if state and state != "none" else "",
+        ", ".join("%s %s" % item for item in sorted(flags_by_address(replicas).items())) or "none")
+
+
 def flags_by_address(reply):
     """{ip: flags} of a SENTINEL REPLICAS reply (each entry's `ip` comes before its `flags`)."""
     lines, result, address = reply.splitlines(), {}, None
@@ -165,6 +176,22 @@ class SentinelSet(object):
         return {"primary": master.get("ip"), "quorum": int(master.get("quorum", 0)),
                 "replicas": addresses_in(check_reply(cli("SENTINEL", "REPLICAS", self.master_name), "SENTINEL")),
                 "sentinels": addresses_in(check_reply(cli("SENTINEL", "SENTINELS", self.master_name), "SENTINEL"))}
+
+    def sentinels_report(self):
+        """Every Sentinel's view, one clause each, for a message when a failover does not come (never raises)."""
+        lines = []
+        for pod in self.sentinels():
+            try:
+                if not is_ready(self.read_pod(pod) or {}):
+                    lines.append("%s is not Ready" % pod)
+                    continue
+                cli = self.sentinel_cli(pod, timeout=10)
+                lines.append(sentinel_line(pod, fields(check_reply(cli("SENTINEL", "MASTER", self.master_name),
+                                                                   "SENTINEL MASTER")),
+                                           check_reply(cli("SENTINEL", "REPLICAS", self.master_name), "SENTINEL")))
+            except DatastoresError as exc:
+                lines.append("%s does not answer (%s)" % (pod, exc))
+        return "; ".join(lines) or "no Sentinel"
 
     def replicas_up_for_every_sentinel(self, primary_pod):
         """Every Ready Sentinel knows each other server as a replica with no down or disconnected flag.

@@ -2,7 +2,7 @@
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_roll import Rollout, in_sync
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import (
-    addresses_in, fields, flags_by_address, replica_offsets)
+    addresses_in, fields, flags_by_address, replica_offsets, sentinel_line)
 
 # As redis-cli prints SENTINEL REPLICAS without a terminal: name/value lines, one entry after the other.
 REPLICAS = "\n".join(["name", "10.0.0.18:6379", "ip", "10.0.0.18", "port", "6379", "flags", "slave",
@@ -45,3 +45,12 @@ def test_stale_addresses_are_the_remembered_ones_no_longer_in_the_set():
     assert Rollout.stale({"replicas": ["b", "c"], "sentinels": ["s2"]}, expected) == []
     assert Rollout.stale({"replicas": ["b", "c", "old"], "sentinels": ["s2", "s3", "s9"]},
                          expected) == ["old", "s9"]
+
+
+def test_a_sentinels_view_names_its_primary_flags_failover_and_replicas():
+    master = fields("name\nm\nip\n10.0.0.10\nflags\ns_down,o_down,master\nfailover-state\nselect_slave\n")
+    assert sentinel_line("s-0", master, REPLICAS) == (
+        "s-0 names 10.0.0.10 (s_down,o_down,master; failover select_slave), "
+        "replicas 10.0.0.18 slave, 10.0.0.9 s_down,slave")
+    assert sentinel_line("s-1", {"ip": "10.0.0.10", "flags": "master", "failover-state": "none"}, "") == \
+        "s-1 names 10.0.0.10 (master), replicas none"
