@@ -80,7 +80,7 @@ def target(kind, value):
 def whole(windows):
     """The windows that roll forward (no problem, an end), the newest base backup first."""
     return sorted((entry for entry in windows if not entry["problem"] and entry["to_lsn"]),
-                  key=lambda entry: parse_lsn(entry["from_lsn"]), reverse=True)
+                  key=lambda entry: (parse_lsn(entry["from_lsn"]), utc(entry["from_time"])), reverse=True)
 
 
 def extent(windows):
@@ -107,7 +107,9 @@ def refusal(message, windows):
 
 
 def holds_time(entry, moment):
-    return (entry["to_time"] is not None and utc(entry["from_time"]) <= moment <= utc(entry["to_time"]))
+    """Recovery to a time stops before the first commit after it: one must be in the archive (else PostgreSQL
+    reaches the end of the WAL first and refuses to open)."""
+    return entry["to_time"] is not None and utc(entry["from_time"]) <= moment < utc(entry["to_time"])
 
 
 def holds_lsn(entry, lsn):
@@ -128,6 +130,11 @@ def choose(windows, wanted, restore_points=None):
     if kind == "time":
         moment = utc(value)
         found = [entry for entry in good if holds_time(entry, moment)]
+        commits = [utc(entry["to_time"]) for entry in good if entry["to_time"]]
+        if not found and commits and moment >= max(commits):
+            raise refusal("no base backup and archive reach %s: no commit after it is in the archive yet (a restore "
+                          "to a time stops before the first commit after it); for everything the archive holds, "
+                          "restore to the latest state" % value, windows)
         if not found:
             raise refusal("no base backup and archive reach %s" % value, windows)
         return found[0], dict(wanted, lsn=None)
@@ -194,12 +201,20 @@ def restore_points_in(archive, waldump, files, windows):
                                   [segments[number] for number in sorted(segments) if number >= first])
 
 
-def plan(archive, entries, waldump, kind, value, system=None):
-    """The postgresql_restore_plan module's result (see its documentation); RestorePlanError when refused."""
+def plan(archive, entries, waldump, kind, value, system=None, backup=None):
+    """The postgresql_restore_plan module's result (see its documentation); RestorePlanError when refused.
+
+    backup: the id of the base backup to start from (a plan shown before, confirmed since), else the newest that
+    reaches the target."""
     wanted = target(kind, value)
     files = archive.listing()
     found = recovery_windows(archive, entries, waldump, files)
     windows = of_system(found["windows"], system)
+    if backup:
+        windows = [entry for entry in windows if entry["backup"] == backup]
+        if not windows:
+            raise RestorePlanError("base backup %s is not among the base backups of this system that the archive "
+                                   "holds: plan again. Nothing was touched." % backup)
     points = restore_points_in(archive, waldump, files, windows) if wanted["kind"] == "name" else None
     chosen, wanted = choose(windows, wanted, points)
     entry = [candidate for candidate in entries if candidate["id"] == chosen["backup"]][0]
@@ -214,5 +229,5 @@ def plan(archive, entries, waldump, kind, value, system=None):
                                wanted["lsn"] if wanted["kind"] in ("lsn", "name") else None)
     chosen = dict((key, value) for key, value in chosen.items() if key != "problem")
     return {"changed": False, "windows": found["windows"],
-            "plan": dict(chosen, file=entry["file"], bytes=entry["document"]["bytes"], target=wanted,
-                         segments=segments)}
+            "plan": dict(chosen, file=entry["file"], bytes=entry["document"]["bytes"],
+                         tar_bytes=entry["document"]["tar_bytes"], target=wanted, segments=segments)}

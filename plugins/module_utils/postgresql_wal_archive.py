@@ -40,9 +40,11 @@ SEGMENT = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?$")
 # With the one being received; set aside at a gap, that one will never be completed.
 SEGMENT_OR_PARTIAL = re.compile(r"^[0-9A-F]{8}(?P<position>[0-9A-F]{16})(?:\.gz)?(?:\.partial)?$")
 SYSTEM = re.compile(r"^[0-9]{1,20}$")
-SET_ASIDE = re.compile(r"^before-gap-[0-9A-Za-z]+$")
+# What the archiver set aside at a gap, and what a restore set aside before the new timeline (restore.yml).
+SET_ASIDE = re.compile(r"^before-(gap|restore)-[0-9A-Za-z]+$")
 LIST_SCRIPT = 'cd "$1" && find . -type f -printf "%s %P\\n"'
-REMOVE_SCRIPT = 'cd "$1" && shift && rm -f -- "$@" && find . -mindepth 2 -type d -name "before-gap-*" -empty -delete'
+REMOVE_SCRIPT = ('cd "$1" && shift && rm -f -- "$@" && '
+                 'find . -mindepth 2 -type d \\( -name "before-gap-*" -o -name "before-restore-*" \\) -empty -delete')
 # Paths per rm: well under any argument limit (each is at most ~70 bytes).
 REMOVE_BATCH = 500
 
@@ -225,6 +227,15 @@ def open_archive(params):
                              params["archive_dir"])
 
 
+def require_archive(params):
+    """The WalArchive of a running archiver, or WalArchiveError saying what to do."""
+    state, archive = open_archive(params)
+    if archive is None:
+        raise WalArchiveError("the WAL archiver's pod is %s, so the archive cannot be read: bring it back "
+                              "(deploy.yml; the archive is on its own volume) and try again" % state)
+    return archive
+
+
 def run_archive_module(options, body, absent, what):
     """Build a module of the archiver's options and `options`, and exit with body(module, archive, the instance's
     backup directory) when the archiver runs, else with `absent`; each with the archiver's state. With `absent`
@@ -233,10 +244,10 @@ def run_archive_module(options, body, absent, what):
     params = module.params
 
     def run():
-        state, archive = open_archive(params)
-        if archive is None and absent is None:
-            raise WalArchiveError("the WAL archiver's pod is %s, so the archive cannot be read: bring it back "
-                                  "(deploy.yml; the archive is on its own volume) and try again" % state)
+        if absent is None:
+            state, archive = "running", require_archive(params)
+        else:
+            state, archive = open_archive(params)
         if archive is None:
             return dict(absent, changed=False, archiver=state)
         directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
@@ -328,6 +339,14 @@ def window(document, segments, newest, commit):
     result = {"backup": document["id"], "system_identifier": str(document["system_identifier"]),
               "from_lsn": document["end_lsn"], "from_time": document["finished_at"], "to_lsn": None,
               "to_time": None, "problem": None}
+    timeline = document["wal_segments"][0][:8]
+    streaming = segments[max(segments)][:8] if segments else timeline
+    if streaming != timeline:
+        # A restore opened a new timeline (and set the archive of the old one aside).
+        result["problem"] = "it is on timeline %d and the archive holds timeline %d: restore from a base backup " \
+                            "taken since" % (int(timeline, 16), int(streaming, 16))
+        return result
+    segments = dict((number, name) for number, name in segments.items() if name[:8] == timeline)
     if not segments or first not in segments:
         result["problem"] = "the archive does not hold its first segment %s" % document["wal_segments"][0]
         return result

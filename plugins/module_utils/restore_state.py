@@ -39,6 +39,11 @@ HEARTBEAT_SECONDS = 5
 # A heartbeat older than this means its restore is gone.
 STALE_SECONDS = 30
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# What a restore (and its rollback) does in the namespace, and with named clients: docs/rbac.md.
+RESTORE_NEEDS = [("get", "apps", "statefulsets"), ("patch", "apps", "statefulsets"),
+                 ("patch", "apps", "statefulsets/scale"), ("get", "", "pods"), ("create", "", "pods"),
+                 ("delete", "", "pods"), ("create", "", "pods/exec"), ("get", "", "persistentvolumeclaims")]
+CLIENT_NEEDS = [("get", "apps", "deployments/scale"), ("patch", "apps", "deployments/scale")]
 
 
 class RestoreInterrupted(BaseException):
@@ -81,17 +86,19 @@ def describe(state):
         state.get("id"), state.get("backup"), state.get("phase"), state.get("started_at"), state.get("owner"))
 
 
-def busy_message(state, target, now=None):
+ROLLBACK_COMMAND = "ansible-playbook playbooks/restore.yml -e rollback=yes"
+
+
+def busy_message(state, target, now=None, rollback_command=ROLLBACK_COMMAND):
     """Why a new restore may not start beside this recorded one."""
     age = heartbeat_age(state, now)
     if age < STALE_SECONDS:
         return ("another %s is running on %s (heartbeat %ds ago): two restores of one instance cannot overlap; "
                 "wait for it to end" % (describe(state), target, max(0, age)))
     return ("an interrupted %s left its state on StatefulSet %s (no heartbeat for %s): the instance may be stopped "
-            "or hold half-restored files. Run `ansible-playbook playbooks/restore.yml -e rollback=yes` to put the "
-            "previous data back and start it as it was (see docs/dr-runbook.md, 'An interrupted restore'), then "
-            "restore again if you still want this backup"
-            % (describe(state), target, "%ds" % age if age != float("inf") else "ever"))
+            "or hold half-restored files. Run `%s` to put the previous data back and start it as it was (see "
+            "docs/dr-runbook.md, 'An interrupted restore'), then restore again if you still want this backup"
+            % (describe(state), target, "%ds" % age if age != float("inf") else "ever", rollback_command))
 
 
 def owner():

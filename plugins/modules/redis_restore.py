@@ -185,6 +185,8 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.sentinel_set import SENTINEL_ARG_SPEC, from_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_set import SentinelGuard
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
+    CLIENT_NEEDS,
+    RESTORE_NEEDS,
     RestoreBusy,
     RestoreError,
     busy_message,
@@ -218,13 +220,6 @@ def sentinel_guard(module, kube):
                            "(redis_topology) as deployed; nothing was changed"
                            % (params["topology"], params["namespace"], name, "exists" if exists else "does not exist"))
     return SentinelGuard(from_module(module, kube), params["timeout"]) if exists else None
-
-
-# What a restore (and its rollback) does in the namespace: docs/rbac.md.
-RESTORE_NEEDS = [("get", "apps", "statefulsets"), ("patch", "apps", "statefulsets"),
-                 ("patch", "apps", "statefulsets/scale"), ("get", "", "pods"), ("create", "", "pods"),
-                 ("delete", "", "pods"), ("create", "", "pods/exec"), ("get", "", "persistentvolumeclaims")]
-CLIENT_NEEDS = [("get", "apps", "deployments/scale"), ("patch", "apps", "deployments/scale")]
 
 
 def restore(module):

@@ -11,7 +11,7 @@ MIB = 2 ** 20
 def test_a_timed_restore_stops_at_its_target_and_promotes_on_the_backups_timeline():
     settings = dict(recovery_settings({"kind": "time", "value": "2026-12-07T06:30:00.000000Z"}, "/data/restore-wal"))
     assert settings == {"restore_command": 'cp "/data/restore-wal/%f" "%p"', "recovery_target_timeline": "current",
-                        "recovery_target_time": "2026-12-07T06:30:00.000000Z", "recovery_target_action": "promote"}
+                        "recovery_target_time": "2026-12-07 06:30:00.000000+00", "recovery_target_action": "promote"}
 
 
 def test_latest_replays_everything_and_names_no_target():
@@ -54,3 +54,29 @@ def test_history_lines_are_read():
 ])
 def test_the_reason_says_whether_the_target_was_reached(reason, wanted, expected):
     assert reached(reason, wanted) is expected
+
+
+def test_the_segments_are_made_what_recovery_reads(tmp_path):
+    """Complete segments decompressed; the one being received (.gz.partial, a gzip stream cut short) under its own
+    name, padded to a whole segment; history files as they are."""
+    import gzip
+    import os
+    import subprocess
+
+    from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_restore import WAL_SCRIPT
+
+    size = 64 * 1024
+    complete, received = b"\x01" * size, os.urandom(20000)
+    (tmp_path / "000000010000000000000003.gz").write_bytes(gzip.compress(complete))
+    cut = gzip.compress(received)
+    (tmp_path / "000000010000000000000004.gz.partial").write_bytes(cut[:len(cut) // 2])
+    (tmp_path / "00000002.history").write_bytes(b"1\t0/3000000\tno recovery target specified\n")
+    count = subprocess.run(["sh", "-c", WAL_SCRIPT, "sh", str(tmp_path), str(size)], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert count == "3"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "000000010000000000000003", "000000010000000000000004", "00000002.history"]
+    assert (tmp_path / "000000010000000000000003").read_bytes() == complete
+    padded = (tmp_path / "000000010000000000000004").read_bytes()
+    flushed = padded.rstrip(b"\x00")
+    assert len(padded) == size and 0 < len(flushed) < len(received) and received.startswith(flushed)

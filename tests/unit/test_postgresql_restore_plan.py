@@ -31,14 +31,15 @@ def test_latest_starts_from_the_newest_whole_window():
     ("2026-12-07T06:45:00Z", "b2"),
     ("2026-12-07T07:45:00+01:00", "b2"),         # the same moment with an offset
     ("2026-12-07T06:15:00Z", "b1"),               # before b2 ended: only b1 holds it
-    ("2026-12-07T06:50:00.250000Z", "b2"),        # the newest commit itself
+    ("2026-12-07T06:50:00.249999Z", "b2"),        # just before the newest commit
 ])
 def test_a_time_picks_the_newest_backup_that_ends_before_it(when, backup):
     assert choose(WINDOWS, target("time", when))[0]["backup"] == backup
 
 
 @pytest.mark.parametrize("when, words", [
-    ("2026-12-07T06:50:01Z", "no base backup and archive reach 2026-12-07T06:50:01.000000Z"),
+    ("2026-12-07T06:50:01Z", "no base backup and archive reach 2026-12-07T06:50:01.000000Z: no commit after it"),
+    ("2026-12-07T06:50:00.250000Z", "restore to the latest state"),  # the newest commit: none after it
     ("2026-12-07T05:30:00Z", "reach from 2026-12-07T06:00:00Z"),
 ])
 def test_a_time_outside_every_window_is_refused_naming_what_is_held(when, words):

@@ -32,6 +32,8 @@ def test_segments_before_the_keep_point_go_and_everything_else_stays():
         "105 %s/before-gap-20261207T010203Z/000000010000000000000001.gz" % SYSTEM,
         "106 %s/before-gap-20261207T010203Z/000000010000000000000007.gz" % SYSTEM,
         "112 %s/before-gap-20261207T010203Z/000000010000000000000002.gz.partial" % SYSTEM,  # never to be completed
+        "113 %s/before-restore-20261207T020304Z/000000010000000000000004.gz" % SYSTEM,  # a restore set it aside
+        "114 %s/before-restore-20261207T020304Z/000000010000000000000008.gz" % SYSTEM,
         "107 %s/notes/000000010000000000000001.gz" % SYSTEM,  # not the archiver's
         "108 %s/000000010000000000000001.gz.bak" % SYSTEM,
         "109 %s/000000010000000000000001.gz" % OTHER,  # no kept base backup of this system
@@ -43,8 +45,9 @@ def test_segments_before_the_keep_point_go_and_everything_else_stays():
     assert [path for path, dummy in remove] == [
         "%s/000000010000000000000003.gz" % SYSTEM, "%s/000000010000000000000004" % SYSTEM,
         "%s/before-gap-20261207T010203Z/000000010000000000000001.gz" % SYSTEM,
-        "%s/before-gap-20261207T010203Z/000000010000000000000002.gz.partial" % SYSTEM]
-    assert len(keep) == 9 and sum(size for dummy, size in remove) == 418
+        "%s/before-gap-20261207T010203Z/000000010000000000000002.gz.partial" % SYSTEM,
+        "%s/before-restore-20261207T020304Z/000000010000000000000004.gz" % SYSTEM]
+    assert len(keep) == 10 and sum(size for dummy, size in remove) == 418 + 113
     assert unused == {OTHER: 109}
 
 
@@ -80,10 +83,10 @@ def manifest(first, end_lsn="0/5000100"):
 def test_a_window_runs_to_the_newest_commit_only_over_an_unbroken_archive():
     files = [("%s/%s" % (SYSTEM, name), 1) for name in (
         "000000010000000000000003.gz", "000000010000000000000005.gz", "000000010000000000000006.gz",
-        "000000020000000000000006.gz", "000000020000000000000007.gz.partial")] + [
+        "000000010000000000000007.gz.partial")] + [
         ("%s/before-gap-x/000000010000000000000004.gz" % SYSTEM, 1), ("%s/00000002.history" % SYSTEM, 1)]
     segments = live_segments(files, SYSTEM)
-    assert sorted(segments) == [3, 5, 6, 7] and segments[6] == "000000020000000000000006.gz"
+    assert sorted(segments) == [3, 5, 6, 7] and segments[7] == "000000010000000000000007.gz.partial"
     assert gaps(segments) == [(3, 5)]
     commit = ("0/7000010", "2026-12-07T02:40:00Z")
     reach = window(manifest("000000010000000000000005"), segments, "0/7000110", commit)
@@ -95,3 +98,17 @@ def test_a_window_runs_to_the_newest_commit_only_over_an_unbroken_archive():
     assert (before_its_end["to_lsn"], before_its_end["to_time"]) == ("0/7000110", None)
     missing = window(manifest("000000010000000000000002"), segments, "0/7000110", commit)
     assert missing["problem"] == "the archive does not hold its first segment 000000010000000000000002"
+
+
+def test_a_backup_of_another_timeline_than_the_archive_streams_does_not_roll_forward():
+    """After a restore the archive holds the new timeline (the old one set aside): a base backup of the old
+    timeline, even at the same positions, cannot roll forward through it; one of the new timeline can."""
+    names = ("000000020000000000000004.gz", "000000020000000000000005.gz.partial")
+    files = [("%s/%s" % (SYSTEM, name), 1) for name in names]
+    segments = live_segments(files, SYSTEM)
+    commit = ("0/5000010", "2026-12-07T02:40:00Z")
+    old = window(manifest("000000010000000000000004"), segments, "0/5000110", commit)
+    assert old["to_lsn"] is None and old["problem"] == (
+        "it is on timeline 1 and the archive holds timeline 2: restore from a base backup taken since")
+    new = window(manifest("000000020000000000000004"), segments, "0/5000110", commit)
+    assert (new["to_lsn"], new["problem"]) == ("0/5000110", None)
