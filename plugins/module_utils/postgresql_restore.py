@@ -469,12 +469,13 @@ class PostgresqlRestore(object):
                                          % (timeline, entries[-1][2] if entries else history[:200]))
         self.step("timeline %d from %s: %s; a write accepted (transaction %s)"
                   % (timeline, entries[-1][1], entries[-1][2], row["x"]))
-        result = {"timeline": timeline, "switch_lsn": entries[-1][1], "stop_reason": entries[-1][2],
-                  "check_rows": None}
+        rows = None
         if self.check:
-            result["check_rows"] = int(psql.rows("SELECT count(*)::text AS n FROM %s" % self.check["table"],
-                                                 database=self.check["database"])[0]["n"])
-            self.step("%s.%s holds %d rows" % (self.check["database"], self.check["table"], result["check_rows"]))
+            rows = int(psql.rows("SELECT count(*)::text AS n FROM %s" % self.check["table"],
+                                 database=self.check["database"])[0]["n"])
+            self.step("%s.%s holds %d rows" % (self.check["database"], self.check["table"], rows))
+        result = {"timeline": timeline, "switch_lsn": entries[-1][1], "stop_reason": entries[-1][2],
+                  "check_rows": rows}
         psql.script("".join("ALTER SYSTEM RESET %s;\n" % name for name in RECOVERY_SETTINGS)
                     + "SELECT pg_reload_conf();\n")
         self.step("recovery settings reset")
@@ -489,6 +490,18 @@ class PostgresqlRestore(object):
         scale_deployments(self.kube.apps, self.namespace, self.client_replicas)
         self.step("archiver and clients scaled back")
         self.recorder.clear()
+        if self.archiver_replicas:
+            self.step(self.archiver_streaming())
+
+    def archiver_streaming(self):
+        """Whether the archiver streams the new timeline again (Ready: it receives a segment); the restore stands
+        either way, so a slow archiver is reported, not a failure."""
+        try:
+            self.wait("the WAL archiver to stream", lambda: pod_state(
+                read_pod(self.kube, self.namespace, first_pod(self.archiver)), ARCHIVER_CONTAINER)[1])
+        except TimedOut:
+            return "the WAL archiver does NOT stream yet: see its log (kubectl logs %s)" % first_pod(self.archiver)
+        return "the WAL archiver streams the new timeline"
 
     def rollback(self, image):
         """Put the old data directory and archive back and start everything as it was; what it did, for the

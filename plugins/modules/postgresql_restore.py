@@ -95,6 +95,7 @@ attributes:
     description: Plans (reading the backups and the archive) and says what it would do; changes nothing.
   diff_mode:
     support: none
+    description: A restore has no before and after to show but its plan, which check mode returns.
 """
 
 EXAMPLES = r"""
