@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from benchlib import ENV, KUBECONFIG, KUBECTL, NAME, PLAYBOOK, POD, ROOT, kubectl  # noqa: E402
+from benchlib import ENV, KUBECONFIG, KUBECTL, NAME, PLAYBOOK, POD, ROOT, kubectl, restart_seconds  # noqa: E402
 
 
 def playbook(namespace, backup_dir, *args):
@@ -34,26 +34,6 @@ def playbook(namespace, backup_dir, *args):
     if result.returncode != 0:
         sys.exit("ansible-playbook %s failed:\n%s" % (" ".join(args), result.stdout[-3000:]))
     return result.stdout
-
-
-def ready(namespace, old_uid=None):
-    out = kubectl("-n", namespace, "get", "pod", POD, "-o",
-                  "jsonpath={.metadata.uid} {.status.conditions[?(@.type=='Ready')].status}")
-    uid, dummy, status = out.partition(" ")
-    return status == "True" and uid != old_uid
-
-
-def restart_seconds(namespace):
-    uid = kubectl("-n", namespace, "get", "pod", POD, "-o", "jsonpath={.metadata.uid}")
-    start = time.monotonic()
-    kubectl("-n", namespace, "delete", "pod", POD, "--wait=false")
-    while True:
-        try:
-            if ready(namespace, uid):
-                return time.monotonic() - start
-        except subprocess.CalledProcessError:
-            pass
-        time.sleep(0.2)
 
 
 def main():
@@ -73,7 +53,7 @@ def main():
         rdb = "%s/%s/%s/%s.rdb" % (backup_dir, namespace, NAME, backup)
         size = os.path.getsize(rdb)
         # The kubelet takes 3-25 s to release a deleted pod here: the median of three restarts.
-        restarts = [restart_seconds(namespace) for dummy in range(3)]
+        restarts = [restart_seconds(namespace, POD) for dummy in range(3)]
         t_restart = sorted(restarts)[1]
         out = playbook(namespace, backup_dir, "playbooks/restore.yml", "-e", "backup=" + backup, "-e", "confirm=yes",
                        "-e", '{"redis_restore_pre_snapshot": false}')

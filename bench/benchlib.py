@@ -42,3 +42,25 @@ def delete_namespace(core, namespace):
         return
     while core.list_namespace(field_selector="metadata.name=" + namespace).items:
         time.sleep(1)
+
+
+def pod_ready(namespace, pod, old_uid=None):
+    """The pod is Ready, and is not the one with uid `old_uid`."""
+    out = kubectl("-n", namespace, "get", "pod", pod, "-o",
+                  "jsonpath={.metadata.uid} {.status.conditions[?(@.type=='Ready')].status}")
+    uid, dummy, status = out.partition(" ")
+    return status == "True" and uid != old_uid
+
+
+def restart_seconds(namespace, pod):
+    """Seconds from deleting the pod until its successor is Ready."""
+    uid = kubectl("-n", namespace, "get", "pod", pod, "-o", "jsonpath={.metadata.uid}")
+    start = time.monotonic()
+    kubectl("-n", namespace, "delete", "pod", pod, "--wait=false")
+    while True:
+        try:
+            if pod_ready(namespace, pod, uid):
+                return time.monotonic() - start
+        except subprocess.CalledProcessError:
+            pass
+        time.sleep(0.2)

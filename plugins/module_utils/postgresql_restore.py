@@ -277,10 +277,11 @@ class PostgresqlRestore(object):
                 self.step("FAILED: %s" % reason)
                 raise RestoreError("%s; %s" % (reason, self.rollback(image)))
             self.signals.shielded = True  # verified: finishing is shorter and safer than undoing
+            ready = time.monotonic()
             self.phase("finishing")
             self.finish()
-        return dict(verified, rto_seconds=round(time.monotonic() - self.started, 1), steps=self.steps,
-                    downtime_seconds=round(time.monotonic() - self.down_since, 1))
+        return dict(verified, rto_seconds=round(ready - self.started, 1), steps=self.steps,
+                    downtime_seconds=round(ready - self.down_since, 1))
 
     def recorded(self, phase):
         return {"id": self.stamp, "backup": self.plan["backup"], "target": self.plan["target"], "phase": phase,
