@@ -21,9 +21,11 @@ Measures, in one run:
            made rounds of one configuration differ by up to half.
 
 Goals: deploy < 60 s; rerun < 15 s, changed=0; tuned/defaults TPS >= 1.0.
-Run: .venv/bin/python bench/bench_pg_deploy.py [ROUNDS] [SECONDS]
+Run: .venv/bin/python bench/bench_pg_deploy.py [ROUNDS] [SECONDS] [--tuned NAME=VALUE ...]
+(--tuned: postgresql_parameters of the deployed instance, to measure a variant of the tuning.)
 """
 
+import argparse
 import json
 import re
 import statistics
@@ -47,8 +49,9 @@ DEFAULTS = {"shared_buffers": "128MB", "effective_cache_size": "4GB", "work_mem"
             "effective_io_concurrency": "1"}
 
 
-def deploy(namespace):
-    variables = {"postgresql_namespace": namespace, "postgresql_resources": RESOURCES}
+def deploy(namespace, parameters):
+    variables = {"postgresql_namespace": namespace, "postgresql_resources": RESOURCES,
+                 "postgresql_parameters": parameters}
     env = dict(ENV, AMP_STANDARD_STORES="postgresql")
     result = subprocess.run([PLAYBOOK, "playbooks/deploy.yml", "-e", "profile=standard", "-e", json.dumps(variables)],
                             cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -124,9 +127,22 @@ def configure(core, namespace, defaults):
         sys.exit("the server runs with shared_buffers %s after the switch" % running)
 
 
+def arguments():
+    parser = argparse.ArgumentParser(description="Benchmark the PostgreSQL role's deploy, rerun and tuning.")
+    parser.add_argument("rounds", nargs="?", type=int, default=3, help="pgbench rounds per configuration")
+    parser.add_argument("seconds", nargs="?", type=int, default=60, help="seconds per pgbench round")
+    parser.add_argument("--tuned", action="append", default=[], metavar="NAME=VALUE",
+                        help="a postgresql_parameters entry for the tuned instance (repeatable)")
+    args = parser.parse_args()
+    if any("=" not in item for item in args.tuned):
+        parser.error("--tuned takes NAME=VALUE")
+    args.parameters = dict(item.split("=", 1) for item in args.tuned)
+    return args
+
+
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+    args = arguments()
+    rounds, seconds = args.rounds, args.seconds
     api = config.new_client_from_config(config_file=KUBECONFIG)
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     suffix = uuid.uuid4().hex[:6]
@@ -134,8 +150,8 @@ def main():
     try:
         t_raw, dummy = timed(lambda: raw_statefulset(core, apps, raw_ns))
         delete_namespace(core, raw_ns)
-        t_deploy, changed_first = timed(lambda: deploy(tuned_ns))
-        reruns = [timed(lambda: deploy(tuned_ns)) for dummy in range(3)]
+        t_deploy, changed_first = timed(lambda: deploy(tuned_ns, args.parameters))
+        reruns = [timed(lambda: deploy(tuned_ns, args.parameters)) for dummy in range(3)]
         t_rerun, changed_rerun = statistics.median(t for t, dummy in reruns), max(c for dummy, c in reruns)
         pgbench(tuned_ns, "-i", "-s", "20", "-q", "postgres")
         results = {False: [], True: []}
@@ -148,7 +164,7 @@ def main():
         for namespace in (raw_ns, tuned_ns):
             delete_namespace(core, namespace)
     tuned, defaults = statistics.median(results[False]), statistics.median(results[True])
-    print("bench_pg_deploy (warm cluster)")
+    print("bench_pg_deploy (warm cluster)%s" % "".join(" --tuned %s=%s" % item for item in args.parameters.items()))
     print("  deploy to Ready+set up  : %6.1f s  (goal < 60 s; %d changed)" % (t_deploy, changed_first))
     print("  raw StatefulSet to Ready: %6.1f s  -> deploy/raw = %.2f" % (t_raw, t_deploy / t_raw))
     print("  idempotent re-run       : %6.1f s  (median of %s; goal < 15 s; changed=%d)" % (

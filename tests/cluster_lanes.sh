@@ -19,8 +19,9 @@ shift
 extra=("$@")
 
 # The longest files first (as measured in CI runs), then any other file.
-longest=(test_sentinel.py test_postgresql_backup.py test_tls.py test_postgresql.py test_security.py
-         test_restore_interrupts.py test_rbac.py test_leaks.py test_rotation.py test_monitoring.py)
+longest=(test_sentinel.py test_tls.py test_rbac.py test_postgresql_backup.py test_postgresql_restore_interrupts.py
+         test_leaks.py test_postgresql_restore.py test_rotation.py test_postgresql.py test_load_test.py
+         test_restore_interrupts.py test_module_errors.py test_restore_faults.py test_crash_drill.py)
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

@@ -57,6 +57,8 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_
     Signals,
     StateRecorder,
     Watch,
+    busy_for,
+    busy_message,
     describe,
     heartbeat_age,
     read_state,
@@ -73,6 +75,9 @@ SERVER_CONTAINER = "postgresql"
 ARCHIVER_CONTAINER = "wal-archive"
 HISTORY_FILE = re.compile(r"^[0-9A-F]{8}\.history(\.gz)?$")
 HISTORY_LINE = re.compile(r"^(\d+)\s+([0-9A-Fa-f]+/[0-9A-Fa-f]+)\s+(.*)$")
+
+
+ROLLBACK_COMMAND = "ansible-playbook playbooks/restore.yml -e store=postgresql -e rollback=yes"
 
 
 class PostgresqlRestoreError(DatastoresError):
@@ -543,6 +548,19 @@ class PostgresqlRestore(object):
 
 STATE_KEYS = ("replicas", "archiver", "archiver_replicas", "clients", "aside", "work", "archive_aside",
               "archive_dir", "system", "helper", "phase")
+
+
+def refuse_beside_a_recorded_restore(kube, namespace, statefulset, doing=None):
+    """RestoreBusy when a restore (running, or interrupted and not rolled back) is recorded on the StatefulSet, for
+    a new restore (doing None) or `doing`: checked before anything else reads the instance, whose server and
+    archiver such a restore may have stopped."""
+    recorded = read_state(kube.apps.read_namespaced_stateful_set(statefulset, namespace))
+    if recorded is None:
+        return
+    target = "%s/%s" % (namespace, statefulset)
+    if doing is None:
+        raise RestoreBusy(busy_message(recorded, target, rollback_command=ROLLBACK_COMMAND))
+    raise RestoreBusy(busy_for(doing, recorded, target, rollback_command=ROLLBACK_COMMAND))
 
 
 def rollback_interrupted(kube, namespace, statefulset, archiver_container, psql_options, paths, timeout):

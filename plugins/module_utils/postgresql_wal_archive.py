@@ -236,14 +236,16 @@ def require_archive(params):
     return archive
 
 
-def run_archive_module(options, body, absent, what):
+def run_archive_module(options, body, absent, what, precheck=None):
     """Build a module of the archiver's options and `options`, and exit with body(module, archive, the instance's
     backup directory) when the archiver runs, else with `absent`; each with the archiver's state. With `absent`
-    None, an archiver that does not run fails the module."""
+    None, an archiver that does not run fails the module. precheck(kube, params), when given, runs first."""
     module = AnsibleModule(argument_spec=dict(ARCHIVER_ARG_SPEC, **options), supports_check_mode=True)
     params = module.params
 
     def run():
+        if precheck is not None:
+            precheck(connect_api(params), params)
         if absent is None:
             state, archive = "running", require_archive(params)
         else:

@@ -101,6 +101,17 @@ def busy_message(state, target, now=None, rollback_command=ROLLBACK_COMMAND):
             % (describe(state), target, "%ds" % age if age != float("inf") else "ever", rollback_command))
 
 
+def busy_for(doing, state, target, now=None, rollback_command=ROLLBACK_COMMAND):
+    """Why `doing` (e.g. "a base backup") may not run on an instance while this restore is recorded on it."""
+    age = heartbeat_age(state, now)
+    if age < STALE_SECONDS:
+        return ("%s of %s must wait: %s is running on it (heartbeat %ds ago), and its server is stopped or replaced "
+                "until it ends; run again afterwards" % (doing, target, describe(state), max(0, age)))
+    return ("%s of %s must wait: an interrupted %s left its state on the StatefulSet (no heartbeat for %s). Run `%s` "
+            "first (see docs/dr-runbook.md, 'An interrupted restore')"
+            % (doing, target, describe(state), "%ds" % age if age != float("inf") else "ever", rollback_command))
+
+
 def owner():
     return "%s:%d" % (socket.gethostname(), os.getpid())
 

@@ -21,7 +21,9 @@ description:
     every WAL segment the backup needs must be there, of the same system, with valid page headers up to the
     backup's end. Only then does the file get its name, and a JSON manifest beside it (start and end LSN,
     timeline, sizes, sha256). No manifest, no backup.
-  - Holds the instance directory's lock (the one the Redis backups use for theirs) for the whole backup.
+  - Holds the instance directory's lock (the one the Redis backups use for theirs) for the whole backup, and
+    refuses to start while a restore of the instance is recorded on its StatefulSet (running, or interrupted and
+    not rolled back).
   - Then records the backup (id, end time, end LSN, size) in the server's table C(alertmanagerpp_ops.backups),
     which C(postgresql_setup) creates and the exporter reads for the backup age alert.
 author:
@@ -133,6 +135,8 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.backup_i
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect as connect_api
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql import connect_pod, run_pod_module
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_backup import BaseBackup
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_restore import (
+    refuse_beside_a_recorded_restore)
 
 
 def cluster_identity(kube, given):
@@ -154,6 +158,7 @@ def cluster_identity(kube, given):
 def take(module):
     params = module.params
     kube = connect_api(params)
+    refuse_beside_a_recorded_restore(kube, params["namespace"], params["statefulset"], doing="a base backup")
     pod, psql = connect_pod(params, kube)
     backup = BaseBackup(kube.configuration, psql, (params["namespace"], pod, params["container"]), params["dest"],
                         params["name"] or params["statefulset"], cluster_identity(kube, params["cluster"]),

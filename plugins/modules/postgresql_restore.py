@@ -157,14 +157,12 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.errors i
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_access import require
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import connect
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_restore import (
-    PostgresqlRestore, rollback_interrupted)
+    PostgresqlRestore, refuse_beside_a_recorded_restore, rollback_interrupted)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_restore_plan import plan
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_wal_archive import (
     ARCHIVER_ARG_SPEC, require_archive)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
-    CLIENT_NEEDS, RESTORE_NEEDS, RestoreBusy, busy_message, read_state)
-
-ROLLBACK_COMMAND = "ansible-playbook playbooks/restore.yml -e store=postgresql -e rollback=yes"
+    CLIENT_NEEDS, RESTORE_NEEDS)
 OPTIONS = dict(
     target=dict(type="str", choices=["latest", "time", "lsn", "name"], default="latest"),
     target_value=dict(type="str"), system_identifier=dict(type="str"), backup=dict(type="str"),
@@ -193,10 +191,7 @@ def restore(module):
             return {"changed": False, "msg": "check mode: a rollback is not rehearsed"}
         return rollback_interrupted(kube, params["namespace"], params["name"], params["archiver_container"],
                                     psql_options, paths, params["timeout"])
-    recorded = read_state(kube.apps.read_namespaced_stateful_set(params["name"], params["namespace"]))
-    if recorded is not None:
-        raise RestoreBusy(busy_message(recorded, "%s/%s" % (params["namespace"], params["name"]),
-                                       rollback_command=ROLLBACK_COMMAND))
+    refuse_beside_a_recorded_restore(kube, params["namespace"], params["name"])
     archive = require_archive(params)
     directory = index.instance_dir(params["dest"], params["cluster"], params["namespace"], params["name"])
     planned = plan(archive, index.list_backups(directory, cluster=params["cluster"]),

@@ -19,6 +19,8 @@ description:
   - Refuses, with what the backups and the archive do hold, a target outside every window, a window broken by a
     missing segment, a restore point that is not in the archive (or is there twice), a chosen base backup whose
     file no longer matches its manifest (its sha256 is computed here), and an archiver that is not running.
+  - Refuses first when a restore is recorded on the server's StatefulSet (I(name)): one running, or one interrupted
+    and not rolled back (the message names the rollback command); such a restore may have stopped the archiver.
   - Reads the backup directory and the archive; never changes anything.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
@@ -86,6 +88,8 @@ windows:
 import os
 
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils import backup_index as index
+from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_restore import (
+    refuse_beside_a_recorded_restore)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_restore_plan import plan
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgresql_wal_archive import (
     run_archive_module)
@@ -98,11 +102,16 @@ def planned(module, archive, directory):
                 params["target_value"], params["system_identifier"])
 
 
+def no_restore_recorded(kube, params):
+    """A restore in progress (or interrupted) may have stopped the archiver: say so rather than fail to read it."""
+    refuse_beside_a_recorded_restore(kube, params["namespace"], params["name"])
+
+
 def main():
     run_archive_module(dict(target=dict(type="str", choices=["latest", "time", "lsn", "name"], default="latest"),
                             target_value=dict(type="str"), system_identifier=dict(type="str"),
                             bin_dir=dict(type="str", default="/usr/lib/postgresql/15/bin")),
-                       planned, None, "planning the restore")
+                       planned, None, "planning the restore", precheck=no_restore_recorded)
 
 
 if __name__ == "__main__":

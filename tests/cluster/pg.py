@@ -20,26 +20,29 @@ ARCHIVE_VOLUME = "/var/lib/postgresql/wal-archive"
 SLOT = "alertmanagerpp_wal_archive"
 
 
+def command(namespace, backup_dir, name, *args):
+    return [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "playbooks/%s.yml" % name,
+            "-e", "postgresql_namespace=" + namespace, "-e", "postgresql_backup_dir=" + str(backup_dir),
+            "-e", SMALL] + list(args)
+
+
+def environment():
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), AMP_STANDARD_STORES="postgresql",
+                ANSIBLE_NOCOLOR="1")
+
+
 def playbook(namespace, backup_dir, name, *args, check=True):
-    command = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "playbooks/%s.yml" % name,
-               "-e", "postgresql_namespace=" + namespace, "-e", "postgresql_backup_dir=" + str(backup_dir),
-               "-e", SMALL] + list(args)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), AMP_STANDARD_STORES="postgresql",
-               ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(command(namespace, backup_dir, name, *args), cwd=ROOT, env=environment(),
+                            capture_output=True, text=True, check=False)
     if check:
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return result
 
 
-def start_playbook(namespace, backup_dir, name, *args):
-    command = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "playbooks/%s.yml" % name,
-               "-e", "postgresql_namespace=" + namespace, "-e", "postgresql_backup_dir=" + str(backup_dir),
-               "-e", SMALL] + list(args)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), AMP_STANDARD_STORES="postgresql",
-               ANSIBLE_NOCOLOR="1")
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+def start_playbook(namespace, backup_dir, name, *args, stdout=subprocess.PIPE):
+    """The playbook in a session of its own, as from a terminal (stdout: a pipe to read, or a file)."""
+    return subprocess.Popen(command(namespace, backup_dir, name, *args), cwd=ROOT, env=environment(),
+                            stdout=stdout, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def archive_shell(namespace, script, *args, timeout=120):

@@ -16,7 +16,6 @@ Standard, field by field, while it runs.
 """
 
 import base64
-import contextlib
 import json
 import os
 import re
@@ -31,6 +30,9 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_clie
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.redis_admin import pod_cli
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import ANNOTATION
 
+from interrupts import (helper_pods, owner_pid, pod_ready, pods_held_back, process_gone, restricted_violations,
+                        wait_for)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 NAME = "alertmanagerpp-redis"
@@ -40,49 +42,6 @@ WRITE_A = "for i=1,300 do redis.call('SET','a'..i,'value-a'..i) end"
 WRITE_B = "for i=1,100 do redis.call('DEL','a'..i) end for i=1,50 do redis.call('SET','b'..i,'value-b'..i) end"
 SET_B = sorted(["a%d" % i for i in range(101, 301)] + ["b%d" % i for i in range(1, 51)])
 INTERRUPT_AT = ("swapping", "verifying")
-# Volumes the restricted profile admits.
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                      "projected", "secret"}
-
-
-def restricted_violations(pod_spec):
-    """What the restricted Pod Security Standard (and this project: no token, limits, a deadline) refuses."""
-    bad = []
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod_spec.get(flag):
-            bad.append(flag)
-    for volume in pod_spec.get("volumes") or []:
-        kinds = set(volume) - {"name"}
-        if not kinds <= RESTRICTED_VOLUMES:
-            bad.append("volume %s is %s" % (volume["name"], ", ".join(sorted(kinds))))
-    pod_context = pod_spec.get("securityContext") or {}
-    if pod_spec.get("automountServiceAccountToken") is not False:
-        bad.append("service account token mounted")
-    for container in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
-        context = container.get("securityContext") or {}
-        name = container["name"]
-        if context.get("privileged"):
-            bad.append("%s privileged" % name)
-        if context.get("allowPrivilegeEscalation") is not False:
-            bad.append("%s may escalate privileges" % name)
-        if not (context.get("runAsNonRoot") or pod_context.get("runAsNonRoot")):
-            bad.append("%s not runAsNonRoot" % name)
-        if (context.get("runAsUser", pod_context.get("runAsUser")) or 1) == 0:
-            bad.append("%s runs as uid 0" % name)
-        seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type")
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            bad.append("%s seccompProfile %s" % (name, seccomp))
-        capabilities = context.get("capabilities") or {}
-        if "ALL" not in (capabilities.get("drop") or []):
-            bad.append("%s does not drop ALL capabilities" % name)
-        if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
-            bad.append("%s adds capabilities" % name)
-        if any(port.get("hostPort") for port in container.get("ports") or []):
-            bad.append("%s uses a host port" % name)
-        limits = (container.get("resources") or {}).get("limits") or {}
-        if not {"cpu", "memory"} <= set(limits):
-            bad.append("%s without cpu and memory limits" % name)
-    return bad
 
 
 def test_the_checker_refuses_what_the_standard_refuses():
@@ -141,18 +100,6 @@ def site(core, apps, tmp_path_factory):
     core.delete_namespace(namespace)
 
 
-@contextlib.contextmanager
-def pod_0_held_back(core, namespace):
-    """No pod without a deadline may start: the helper (it has one) runs, pod 0 cannot start again until the end."""
-    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "hold-pod-0"},
-             "spec": {"hard": {"pods": "0"}, "scopes": ["NotTerminating"]}}
-    core.create_namespaced_resource_quota(namespace, quota)
-    try:
-        yield
-    finally:
-        core.delete_namespaced_resource_quota("hold-pod-0", namespace)
-
-
 def live_keys(cli):
     return sorted(cli("--scan").split())
 
@@ -172,16 +119,6 @@ def start_restore(namespace, backup_dir):
     return process, log
 
 
-def wait_for(what, condition, timeout=180):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out waiting for %s" % what
-        time.sleep(0.2)
-
-
 def wait_for_phase(apps, namespace, process, log):
     def reached():
         state = recorded(apps, namespace)
@@ -192,46 +129,23 @@ def wait_for_phase(apps, namespace, process, log):
     return wait_for("the restore to set the old data aside", reached)
 
 
-def helper_pods(core, namespace):
-    selector = "app.kubernetes.io/component=restore,app.kubernetes.io/instance=%s" % NAME
-    return [p for p in core.list_namespaced_pod(namespace, label_selector=selector).items
-            if not p.metadata.deletion_timestamp]
-
-
-def process_gone(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def assert_back_on_set_b(core, apps, site, owner_pid):
+def assert_back_on_set_b(core, apps, site, pid):
     namespace, dummy, cli = site
-    wait_for("the restore process to end", lambda: process_gone(owner_pid))
+    wait_for("the restore process to end", lambda: process_gone(pid))
     wait_for("nothing recorded on the StatefulSet", lambda: recorded(apps, namespace) is None)
-    wait_for("pod 0 Ready", lambda: ready(core, namespace))
+    wait_for("pod 0 Ready", lambda: pod_ready(core, namespace, POD))
     assert live_keys(cli) == SET_B
     assert apps.read_namespaced_deployment_scale(CLIENT, namespace).spec.replicas == 2
     assert apps.read_namespaced_stateful_set_scale(NAME, namespace).spec.replicas == 1
-    wait_for("no helper pod", lambda: not helper_pods(core, namespace))
-
-
-def ready(core, namespace):
-    pod = core.read_namespaced_pod(POD, namespace)
-    return [c.status for c in (pod.status.conditions or []) if c.type == "Ready"] == ["True"]
-
-
-def owner_pid(state):
-    return int(state["owner"].rsplit(":", 1)[1])
+    wait_for("no helper pod", lambda: not helper_pods(core, namespace, NAME))
 
 
 def test_ctrl_c_rolls_back_and_a_second_restore_or_retention_is_refused_meanwhile(core, apps, site):
     namespace, backup_dir, dummy = site
-    with pod_0_held_back(core, namespace):
+    with pods_held_back(core, namespace):
         process, log = start_restore(namespace, backup_dir)
         state = wait_for_phase(apps, namespace, process, log)
-        helper = helper_pods(core, namespace)
+        helper = helper_pods(core, namespace, NAME)
         assert helper, "no helper pod while the restore verifies"
         spec = core.api_client.sanitize_for_serialization(helper[0].spec)
         assert restricted_violations(spec) == []
@@ -253,7 +167,7 @@ def test_ctrl_c_rolls_back_and_a_second_restore_or_retention_is_refused_meanwhil
 def test_a_dead_controller_rolls_back(core, apps, site):
     """ansible-playbook's process group killed: the module (in its worker's session) notices and rolls back."""
     namespace, backup_dir, dummy = site
-    with pod_0_held_back(core, namespace):
+    with pods_held_back(core, namespace):
         process, log = start_restore(namespace, backup_dir)
         state = wait_for_phase(apps, namespace, process, log)
         os.killpg(process.pid, signal.SIGKILL)
@@ -264,7 +178,7 @@ def test_a_dead_controller_rolls_back(core, apps, site):
 
 def test_a_killed_restore_is_refused_until_rolled_back_then_the_rollback_restores_everything(core, apps, site):
     namespace, backup_dir, dummy = site
-    with pod_0_held_back(core, namespace):
+    with pods_held_back(core, namespace):
         process, log = start_restore(namespace, backup_dir)
         state = wait_for_phase(apps, namespace, process, log)
         os.kill(owner_pid(state), signal.SIGKILL)  # the module itself: no chance to roll back

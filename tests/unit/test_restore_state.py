@@ -16,6 +16,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_
     Signals,
     alive,
     ancestors,
+    busy_for,
     busy_message,
     heartbeat_age,
     read_state,
@@ -49,6 +50,17 @@ def test_a_fresh_heartbeat_is_a_running_restore_a_stale_one_an_interrupted_one()
     assert "interrupted" in busy_message(stale, "ns/r", NOW) and "-e rollback=yes" in busy_message(stale, "ns/r", NOW)
     assert heartbeat_age({"phase": "x"}, NOW) == float("inf")
     assert "no heartbeat for ever" in busy_message({"phase": "x"}, "ns/r", NOW)
+
+
+def test_a_backup_beside_a_restore_waits_for_it_or_for_its_rollback():
+    fresh = {"heartbeat": "2026-11-23T11:59:55Z", "phase": "verifying", "owner": "host:1", "backup": "b1"}
+    stale = dict(fresh, heartbeat="2026-11-23T11:50:00Z")
+    running = busy_for("a base backup", fresh, "ns/pg", NOW)
+    assert running.startswith("a base backup of ns/pg must wait: restore") and "phase verifying" in running
+    assert "heartbeat 5s ago" in running and "rollback" not in running
+    interrupted = busy_for("a base backup", stale, "ns/pg", NOW, rollback_command="undo -e store=postgresql")
+    assert "an interrupted restore" in interrupted and "no heartbeat for 600s" in interrupted
+    assert "`undo -e store=postgresql` first" in interrupted
 
 
 def test_a_signal_interrupts_unless_shielded():
