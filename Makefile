@@ -8,6 +8,7 @@ BIN := $(abspath $(VENV))/bin
 CLUSTER ?= local
 WIPE ?=
 PYTEST_ARGS ?=
+LANES ?= 3
 # Where the collection is copied for ansible-test (it needs the
 # ansible_collections/<namespace>/<name> layout).
 PYVER = $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -20,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 .PHONY: help venv host-deps cluster cluster-down cluster-status lint yamllint ansible-lint sanity \
-        unit smoke molecule test demo bench clean
+        unit smoke molecule cluster-tests test demo bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -67,10 +68,13 @@ unit: venv host-deps ## unit tests of plugins/ (real redis-server where Redis is
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
 smoke: venv cluster ## the cluster tests (tests/cluster), two lanes side by side
-	tests/cluster_lanes.sh $(BIN)/pytest $(PYTEST_ARGS)
+	tests/lanes.sh --lanes 2 --pytest $(BIN)/pytest -- $(PYTEST_ARGS)
 
 molecule: venv cluster ## molecule scenarios on the real cluster, two side by side (SCENARIOS="a b" for some)
-	tests/molecule_lanes.sh $(BIN)/molecule $(SCENARIOS)
+	tests/lanes.sh --lanes 2 --molecule $(BIN)/molecule --scenarios "$(SCENARIOS)"
+
+cluster-tests: venv cluster ## the cluster tests and the molecule scenarios from one queue, LANES (3) side by side
+	tests/lanes.sh --lanes $(LANES) --pytest $(BIN)/pytest --molecule $(BIN)/molecule -- $(PYTEST_ARGS)
 
 test: venv host-deps ## everything CI runs: the linters while the cluster comes up, then the tests
 	@# The cluster's first start builds Kubernetes and the images (minutes on a new machine): beside the
@@ -79,7 +83,7 @@ test: venv host-deps ## everything CI runs: the linters while the cluster comes 
 	@log=$$(mktemp); $(CLUSTER_SCRIPT) up >"$$log" 2>&1 & cluster=$$!; \
 	  status=0; $(MAKE) --no-print-directory lint || status=$$?; \
 	  wait "$$cluster" || status=$$?; cat "$$log"; rm -f "$$log"; exit "$$status"
-	$(MAKE) --no-print-directory unit smoke molecule
+	$(MAKE) --no-print-directory unit cluster-tests
 
 demo: venv cluster ## bring up the cluster and deploy the standard profile on it
 	$(BIN)/ansible-playbook playbooks/deploy.yml -e profile=standard

@@ -19,8 +19,8 @@ description:
   - Refuses, with what the backups and the archive do hold, a target outside every window, a window broken by a
     missing segment, a restore point that is not in the archive (or is there twice), a chosen base backup whose
     file no longer matches its manifest (its sha256 is computed here), and an archiver that is not running.
-  - Refuses first when a restore is recorded on the server's StatefulSet (I(name)): one running, or one interrupted
-    and not rolled back (the message names the rollback command); such a restore may have stopped the archiver.
+  - Refuses first when a restore is recorded on the server's StatefulSet (I(name)), running or interrupted and not
+    rolled back (the message names the rollback command), since such a restore may have stopped the archiver.
   - Reads the backup directory and the archive; never changes anything.
 author:
   - Alertmanager++ data tier team (@alertmanagerpp)
