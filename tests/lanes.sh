@@ -11,8 +11,10 @@
 #
 # Two lanes kept the node's two CPUs about 70 % busy (sampled from
 # /proc/stat every 30 s: 43-97 %); `make test` runs three, which fill the idle
-# part. Every pod's CPU request in the tests is small enough for three lanes
-# on one 2-CPU node.
+# part: every item in 58 min (2026-12-07, fresh clone), where two lanes, the
+# test files first and the scenarios after them, took 65 min for fewer items.
+# A file took 3-50 % longer beside two others than beside one. Every pod's
+# CPU request in the tests is small enough for three lanes on one 2-CPU node.
 #
 # Usage: tests/lanes.sh [--lanes N] [--pytest BIN] [--molecule BIN] [--scenarios "a b"] [-- pytest argument ...]
 #   --pytest BIN      the cluster test files join the queue, run by BIN with the pytest arguments
@@ -41,30 +43,34 @@ if [ -z "$pytest" ] && [ -z "$molecule" ]; then
   exit 2
 fi
 
-# Seconds each item took in CI (two lanes); an item not listed counts 60.
+# Seconds each item took in CI (three lanes, 2026-12-07); an item not listed counts 60.
 known_seconds() {
   case $1 in
-    cluster:test_sentinel.py) echo 1021 ;;
-    cluster:test_tls.py) echo 730 ;;
-    cluster:test_rbac.py) echo 579 ;;
-    molecule:postgresql) echo 550 ;;
-    cluster:test_postgresql_restore_interrupts.py) echo 450 ;;
-    cluster:test_postgresql_backup.py) echo 443 ;;
-    molecule:sentinel | molecule:sentinel-valkey) echo 420 ;;
-    molecule:default) echo 321 ;;
-    molecule:restore) echo 318 ;;
-    cluster:test_postgresql_restore.py) echo 300 ;;
-    cluster:test_leaks.py) echo 277 ;;
-    cluster:test_rotation.py) echo 235 ;;
-    cluster:test_postgresql.py) echo 214 ;;
-    cluster:test_load_test.py) echo 205 ;;
-    cluster:test_restore_interrupts.py) echo 199 ;;
-    molecule:lite | molecule:monitoring) echo 180 ;;
-    molecule:backup | molecule:valkey) echo 150 ;;
-    cluster:test_module_errors.py) echo 128 ;;
-    cluster:test_restore_faults.py) echo 127 ;;
-    cluster:test_crash_drill.py) echo 113 ;;
-    cluster:test_volume_expansion.py) echo 92 ;;
+    cluster:test_sentinel.py) echo 1098 ;;
+    cluster:test_tls.py) echo 866 ;;
+    cluster:test_rbac.py) echo 777 ;;
+    molecule:postgresql) echo 694 ;;
+    cluster:test_postgresql_backup.py) echo 664 ;;
+    molecule:sentinel-valkey) echo 571 ;;
+    molecule:sentinel) echo 500 ;;
+    molecule:default) echo 481 ;;
+    cluster:test_postgresql_restore_interrupts.py) echo 420 ;;
+    cluster:test_leaks.py) echo 412 ;;
+    molecule:restore) echo 348 ;;
+    molecule:lite) echo 292 ;;
+    cluster:test_load_test.py) echo 287 ;;
+    cluster:test_postgresql.py) echo 281 ;;
+    cluster:test_postgresql_restore.py) echo 255 ;;
+    molecule:valkey) echo 250 ;;
+    cluster:test_rotation.py) echo 243 ;;
+    molecule:backup) echo 236 ;;
+    cluster:test_restore_interrupts.py) echo 235 ;;
+    molecule:monitoring) echo 231 ;;
+    cluster:test_restore_faults.py) echo 184 ;;
+    cluster:test_module_errors.py) echo 155 ;;
+    cluster:test_crash_drill.py) echo 137 ;;
+    cluster:test_volume_expansion.py) echo 126 ;;
+    cluster:test_security.py) echo 81 ;;
     *) echo 60 ;;
   esac
 }

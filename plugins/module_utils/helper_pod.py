@@ -16,6 +16,7 @@ __metaclass__ = type
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_client import KubernetesError
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import (
     delete_pod,
+    is_running,
     is_stopped,
     read_pod,
     wait_for,
@@ -118,9 +119,7 @@ class HelperPod(object):
         return self.usable(pod)
 
     def usable(self, pod=None):
-        pod = pod or self.read()
-        return (pod is not None and pod.get("status", {}).get("phase") == "Running"
-                and not pod["metadata"].get("deletionTimestamp"))
+        return is_running(pod or self.read())
 
     def delete(self, until_gone=False):
         """Delete the helper; wait until it no longer runs (or, to reuse its name, until it is gone)."""

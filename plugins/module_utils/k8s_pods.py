@@ -57,6 +57,12 @@ def is_ready(pod):
     return [c.get("status") for c in pod.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"] == ["True"]
 
 
+def is_running(pod):
+    """The pod exists, runs, and is not being deleted: something may be executed in it."""
+    return (pod is not None and (pod.get("status") or {}).get("phase") == "Running"
+            and not pod["metadata"].get("deletionTimestamp"))
+
+
 def container_started(pod, container):
     """The container's startup probe passed (or it has none) and it runs."""
     statuses = [c for c in pod.get("status", {}).get("containerStatuses") or [] if c.get("name") == container]

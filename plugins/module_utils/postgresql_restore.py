@@ -35,6 +35,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods
     TimedOut,
     deployment_replicas,
     first_pod,
+    is_running,
     is_stopped,
     log_tail,
     pod_state,
@@ -78,6 +79,11 @@ HISTORY_LINE = re.compile(r"^(\d+)\s+([0-9A-Fa-f]+/[0-9A-Fa-f]+)\s+(.*)$")
 
 
 ROLLBACK_COMMAND = "ansible-playbook playbooks/restore.yml -e store=postgresql -e rollback=yes"
+
+
+def stderr_tail(session):
+    """The end of what an exec session's command wrote to stderr, for a message."""
+    return bytes(session.stderr).decode("utf-8", "replace").strip()[-500:]
 
 
 class PostgresqlRestoreError(DatastoresError):
@@ -380,7 +386,7 @@ class PostgresqlRestore(object):
             rc = session.stream(lambda chunk: None)
             if rc != 0:
                 raise PostgresqlRestoreError("unpacking base backup %s in the helper failed (%d): %s" % (
-                    self.plan["backup"], rc, bytes(session.stderr).decode("utf-8", "replace").strip()[-500:]))
+                    self.plan["backup"], rc, stderr_tail(session)))
         if sent != self.plan["tar_bytes"]:
             raise PostgresqlRestoreError("base backup %s decompressed to %d bytes, its manifest says %d"
                                          % (self.plan["backup"], sent, self.plan["tar_bytes"]))
@@ -399,12 +405,12 @@ class PostgresqlRestore(object):
                 rc = tar.stream(sink.send)
                 if rc != 0:
                     raise PostgresqlRestoreError("reading the segments in the archiver's pod failed (%d): %s" % (
-                        rc, bytes(tar.stderr).decode("utf-8", "replace").strip()[-500:]))
+                        rc, stderr_tail(tar)))
             sink.close_stdin()
             rc = sink.stream(lambda chunk: None)
             if rc != 0:
                 raise PostgresqlRestoreError("writing the segments in the helper failed (%d): %s" % (
-                    rc, bytes(sink.stderr).decode("utf-8", "replace").strip()[-500:]))
+                    rc, stderr_tail(sink)))
         return self.helper_sh(WAL_SCRIPT, [self.work + "/wal", SEGMENT_BYTES]).strip()
 
     def swap(self):
@@ -526,7 +532,8 @@ class PostgresqlRestore(object):
             self.helper.delete(until_gone=True)
             if self.archive_moved:
                 scale_statefulset(self.kube.apps, self.namespace, self.archiver, self.archiver_replicas)
-                self.wait("the WAL archiver to run", self.usable_archiver)
+                self.wait("the WAL archiver to run", lambda: is_running(
+                    read_pod(self.kube, self.namespace, first_pod(self.archiver))))
                 self.archive_shell(ARCHIVE_BACK_SCRIPT, [self.system_dir(), self.archive_aside])
             scale_statefulset(self.kube.apps, self.namespace, self.name, self.replicas)
             self.wait("pod %s to be Ready after the rollback" % self.pod, lambda: pod_state(
@@ -539,11 +546,6 @@ class PostgresqlRestore(object):
                     "rollback=yes`, or follow docs/dr-runbook.md 'PostgreSQL: manual rollback'; old data directory "
                     "in %s on volume data-%s" % (exc, self.aside, self.pod))
         return "rolled back: the server runs on its previous data"
-
-    def usable_archiver(self):
-        pod = read_pod(self.kube, self.namespace, first_pod(self.archiver))
-        return bool(pod) and (pod.get("status") or {}).get("phase") == "Running" and \
-            not pod["metadata"].get("deletionTimestamp")
 
 
 STATE_KEYS = ("replicas", "archiver", "archiver_replicas", "clients", "aside", "work", "archive_aside",

@@ -163,6 +163,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.postgres
     ARCHIVER_ARG_SPEC, require_archive)
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.restore_state import (
     CLIENT_NEEDS, RESTORE_NEEDS)
+
 OPTIONS = dict(
     target=dict(type="str", choices=["latest", "time", "lsn", "name"], default="latest"),
     target_value=dict(type="str"), system_identifier=dict(type="str"), backup=dict(type="str"),

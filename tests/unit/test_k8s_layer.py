@@ -13,6 +13,7 @@ from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.instance
 from ansible_collections.alertmanagerpp.datastores.plugins.module_utils.k8s_pods import (
     TimedOut,
     is_ready,
+    is_running,
     is_stopped,
     pod_state,
     wait_for,
@@ -60,6 +61,16 @@ def test_stopped_means_gone_or_deleting_with_nothing_running():
     assert is_stopped(pod(deleting=True, running=False))
     assert not is_stopped(pod(deleting=True, running=True))
     assert not is_stopped(pod(running=False))  # not being deleted: it may restart
+
+
+def test_running_means_something_can_be_executed_in_it():
+    assert is_running(pod())
+    assert not is_running(None)
+    assert not is_running(pod(deleting=True))
+    pending = pod()
+    pending["status"]["phase"] = "Pending"
+    assert not is_running(pending)
+    assert not is_running({"metadata": {}, "status": None})
 
 
 def test_wait_for_polls_until_true_and_names_what_timed_out():
