@@ -36,7 +36,7 @@ import uuid
 
 from kubernetes import client, config
 
-from benchlib import ENV, KUBECONFIG, PLAYBOOK, ROOT, delete_namespace, kubectl, timed
+from benchlib import ENV, KUBECONFIG, PLAYBOOK, ROOT, delete_namespace, kubectl, restart_seconds, timed
 
 IMAGE = "localhost/alertmanagerpp/postgres:15-bookworm"
 NAME = "alertmanagerpp-postgresql"
@@ -106,21 +106,11 @@ def psql(namespace, sql):
                    "/run/postgresql", "-U", "postgres", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql)
 
 
-def configure(core, namespace, defaults):
+def configure(namespace, defaults):
     """The instance on PostgreSQL's defaults (or back on the role's tuning), its pod made anew to read them."""
     for name, value in DEFAULTS.items():
         psql(namespace, "ALTER SYSTEM SET %s = '%s'" % (name, value) if defaults else "ALTER SYSTEM RESET %s" % name)
-    old = core.read_namespaced_pod(NAME + "-0", namespace).metadata.uid
-    core.delete_namespaced_pod(NAME + "-0", namespace)
-    while True:
-        try:
-            pod = core.read_namespaced_pod(NAME + "-0", namespace)
-        except client.exceptions.ApiException:
-            pod = None
-        if pod and pod.metadata.uid != old and any(
-                c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
-            break
-        time.sleep(1)
+    restart_seconds(namespace, NAME + "-0")
     wanted = DEFAULTS["shared_buffers"] if defaults else None
     running = psql(namespace, "SHOW shared_buffers").strip()
     if wanted and running != wanted or not wanted and running == DEFAULTS["shared_buffers"]:
@@ -157,7 +147,7 @@ def main():
         results = {False: [], True: []}
         for number in range(rounds):
             for defaults in ((False, True) if number % 2 == 0 else (True, False)):
-                configure(core, tuned_ns, defaults)
+                configure(tuned_ns, defaults)
                 tps(tuned_ns, 5)
                 results[defaults].append(tps(tuned_ns, seconds))
     finally:

@@ -257,6 +257,9 @@ class PostgresqlRestore(object):
     def statefulset_replicas(self, name):
         return self.kube.apps.read_namespaced_stateful_set(name, self.namespace).spec.replicas or 0
 
+    def archiver_pod(self):
+        return read_pod(self.kube, self.namespace, first_pod(self.archiver))
+
     def stopped(self, statefulset):
         return is_stopped(read_pod(self.kube, self.namespace, first_pod(statefulset)))
 
@@ -509,8 +512,7 @@ class PostgresqlRestore(object):
         """Whether the archiver streams the new timeline again (Ready: it receives a segment); the restore stands
         either way, so a slow archiver is reported, not a failure."""
         try:
-            self.wait("the WAL archiver to stream", lambda: pod_state(
-                read_pod(self.kube, self.namespace, first_pod(self.archiver)), ARCHIVER_CONTAINER)[1])
+            self.wait("the WAL archiver to stream", lambda: pod_state(self.archiver_pod(), ARCHIVER_CONTAINER)[1])
         except TimedOut:
             return "the WAL archiver does NOT stream yet: see its log (kubectl logs %s)" % first_pod(self.archiver)
         return "the WAL archiver streams the new timeline"
@@ -532,8 +534,7 @@ class PostgresqlRestore(object):
             self.helper.delete(until_gone=True)
             if self.archive_moved:
                 scale_statefulset(self.kube.apps, self.namespace, self.archiver, self.archiver_replicas)
-                self.wait("the WAL archiver to run", lambda: is_running(
-                    read_pod(self.kube, self.namespace, first_pod(self.archiver))))
+                self.wait("the WAL archiver to run", lambda: is_running(self.archiver_pod()))
                 self.archive_shell(ARCHIVE_BACK_SCRIPT, [self.system_dir(), self.archive_aside])
             scale_statefulset(self.kube.apps, self.namespace, self.name, self.replicas)
             self.wait("pod %s to be Ready after the rollback" % self.pod, lambda: pod_state(

@@ -98,7 +98,12 @@ def busy_message(state, target, now=None, rollback_command=ROLLBACK_COMMAND):
     return ("an interrupted %s left its state on StatefulSet %s (no heartbeat for %s): the instance may be stopped "
             "or hold half-restored files. Run `%s` to put the previous data back and start it as it was (see "
             "docs/dr-runbook.md, 'An interrupted restore'), then restore again if you still want this backup"
-            % (describe(state), target, "%ds" % age if age != float("inf") else "ever", rollback_command))
+            % (describe(state), target, silence(age), rollback_command))
+
+
+def silence(age):
+    """How long a restore's heartbeat has been silent, for a message."""
+    return "%ds" % age if age != float("inf") else "ever"
 
 
 def busy_for(doing, state, target, now=None, rollback_command=ROLLBACK_COMMAND):
@@ -109,7 +114,7 @@ def busy_for(doing, state, target, now=None, rollback_command=ROLLBACK_COMMAND):
                 "until it ends; run again afterwards" % (doing, target, describe(state), max(0, age)))
     return ("%s of %s must wait: an interrupted %s left its state on the StatefulSet (no heartbeat for %s). Run `%s` "
             "first (see docs/dr-runbook.md, 'An interrupted restore')"
-            % (doing, target, describe(state), "%ds" % age if age != float("inf") else "ever", rollback_command))
+            % (doing, target, describe(state), silence(age), rollback_command))
 
 
 def owner():
