@@ -19,7 +19,8 @@
 # Usage: tests/lanes.sh [--lanes N] [--pytest BIN] [--molecule BIN] [--scenarios "a b"] [-- pytest argument ...]
 #   --pytest BIN      the cluster test files join the queue, run by BIN with the pytest arguments
 #   --molecule BIN    the molecule scenarios join it (all, or those of --scenarios)
-# Prints each item's log when it ends, then every item's time; exits non-zero when any failed.
+# Prints each item's log when it ends, then every item's time, then what failed;
+# exits non-zero when any failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
@@ -110,6 +111,17 @@ take_next() {
   flock "$logs/queue.lock" sh -c 'head -n 1 "$1"; sed -i 1d "$1"' sh "$logs/queue"
 }
 
+# A few lines that say what failed in an item's log: CI shows only the end of
+# the output, where the whole log of a failed item is far above.
+failure_digest() {
+  local item=$1 log=$2
+  echo "== $item FAILED:"
+  case $item in
+    cluster:*) grep -E '^(FAILED|ERROR) ' "$log" | head -n 8 ;;
+    molecule:*) grep -E 'fatal: |FAILED! |failed=[1-9]|CRITICAL' "$log" | head -n 8 ;;
+  esac | cut -c 1-400
+}
+
 run_item() {
   local lane=$1 item=$2 start=${SECONDS} outcome status=0 name=${2#*:} log="$logs/${2/:/-}.log"
   case $item in
@@ -129,6 +141,7 @@ run_item() {
   flock "$logs/stdout.lock" sh -c 'echo "== lane $1, $2: $3 in $4s"; cat "$5"' \
     sh "$lane" "$item" "$outcome" "$((SECONDS - start))" "$log"
   echo "$((SECONDS - start)) $item $outcome (lane $lane)" >>"$logs/times"
+  [ "$status" = 0 ] || failure_digest "$item" "$log" >>"$logs/failures"
   return "$status"
 }
 
@@ -155,4 +168,6 @@ while read -r item; do
 done <"$logs/alone"
 echo "== $lanes lanes and the items alone after them in $((SECONDS - started))s; each item's seconds, the longest first:"
 sort -rn "$logs/times"
+touch "$logs/failures"
+cat "$logs/failures"
 exit "$status"
