@@ -127,7 +127,8 @@ run_item() {
   case $item in
     cluster:*)
       mkdir -p "$logs/$name.tmp"
-      "$pytest" -q --basetemp "$logs/$name.tmp" "tests/cluster/$name" "${pytest_args[@]}" >"$log" 2>&1 ;;
+      # Wide: pytest cuts its summary's FAILED lines (the digest's) to the terminal's width.
+      COLUMNS=400 "$pytest" -q --basetemp "$logs/$name.tmp" "tests/cluster/$name" "${pytest_args[@]}" >"$log" 2>&1 ;;
     molecule:*)
       "$molecule" test -s "$name" >"$log" 2>&1 ;;
   esac

@@ -301,13 +301,15 @@ def test_a_commit_reaches_the_archive_on_its_own_volume_as_it_streams(instance, 
 
 def test_an_archiver_outage_loses_nothing_and_leaves_no_gap(instance, core, apps):
     """While the archiver is away the slot holds the WAL on the server; back, it receives all of it: pg_waldump
-    reads every record from before the outage to after it out of the archive."""
+    reads every record from before the outage to after it out of the archive, and the commit made while it was away
+    is in its segment."""
     namespace, psql, dummy, dummy, dummy = instance
     scale_archiver(apps, core, namespace, 0)
     held = slot(psql)[0]
     assert held["active"] is False and held["wal_status"] in ("reserved", "extended")
     start = held["restart_lsn"]
     marker = commit_marker(psql)
+    marker_segment = psql.rows("SELECT pg_walfile_name(pg_current_wal_lsn() - 1) AS w")[0]["w"]
     # More than two segments of WAL while nobody archives.
     psql.script("CREATE TABLE IF NOT EXISTS wal_filler AS SELECT g, md5(g::text) AS m FROM generate_series(1, 1) g;\n"
                 "INSERT INTO wal_filler SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g;\n",
@@ -324,6 +326,9 @@ def test_an_archiver_outage_loses_nothing_and_leaves_no_gap(instance, core, apps
         time.sleep(1)
     output = archive_shell(namespace, WALDUMP, directory, first, last, start, end, timeout=300)
     assert int(output.split()[0]) >= 3, output
+    held_commit = archive_shell(namespace, 'gzip -dc "$1/$2.gz" | grep -c -a -F "$3" || true', directory,
+                                marker_segment, marker)
+    assert int(held_commit.strip() or 0) >= 1, "the commit of the outage is not in %s" % marker_segment
 
 
 def test_switched_off_the_archiver_and_its_slot_go_and_its_volume_stays(instance, core):
