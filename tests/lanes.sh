@@ -142,7 +142,7 @@ run_item() {
   flock "$logs/stdout.lock" sh -c 'echo "== lane $1, $2: $3 in $4s"; cat "$5"' \
     sh "$lane" "$item" "$outcome" "$((SECONDS - start))" "$log"
   echo "$((SECONDS - start)) $item $outcome (lane $lane)" >>"$logs/times"
-  [ "$status" = 0 ] || failure_digest "$item" "$log" >>"$logs/failures"
+  [ "$status" = 0 ] || failure_digest "$item" "$log" >"$logs/${item/:/-}.failed"
   return "$status"
 }
 
@@ -169,6 +169,5 @@ while read -r item; do
 done <"$logs/alone"
 echo "== $lanes lanes and the items alone after them in $((SECONDS - started))s; each item's seconds, the longest first:"
 sort -rn "$logs/times"
-touch "$logs/failures"
-cat "$logs/failures"
+cat "$logs"/*.failed 2>/dev/null
 exit "$status"

@@ -260,8 +260,8 @@ def test_a_killed_primary_is_replaced_and_comes_back_as_a_replica(members, core)
     wait("both replicas to acknowledge", acknowledged, timeout=10, interval=0.1)
     started = time.monotonic()
     core.delete_namespaced_pod(old, members.namespace, grace_period_seconds=0)
-    # How fast is bench/bench_failover.py's to measure; here only a failover that never comes fails. A Sentinel
-    # whose election failed starts another only after twice the failover-timeout (2 x 30 s).
+    # How fast: bench/bench_failover.py measures it. Here only a failover that never comes fails (a Sentinel whose
+    # election failed starts another only after twice the failover-timeout, 2 x 30 s).
     new_address = wait("a new primary", lambda: (members.primary_address() or old_address) != old_address
                        and members.primary_address(), timeout=180, interval=0.2)
     print("new primary %s %.1f s after the kill" % (new_address, time.monotonic() - started))
