@@ -257,11 +257,11 @@ class PostgresqlRestore(object):
     def statefulset_replicas(self, name):
         return self.kube.apps.read_namespaced_stateful_set(name, self.namespace).spec.replicas or 0
 
-    def archiver_pod(self):
-        return read_pod(self.kube, self.namespace, first_pod(self.archiver))
+    def read_first_pod(self, statefulset):
+        return read_pod(self.kube, self.namespace, first_pod(statefulset))
 
     def stopped(self, statefulset):
-        return is_stopped(read_pod(self.kube, self.namespace, first_pod(statefulset)))
+        return is_stopped(self.read_first_pod(statefulset))
 
     # -- the procedure ----------------------------------------------------
     def run(self, backup_dir):
@@ -449,13 +449,13 @@ class PostgresqlRestore(object):
         self.step("server recovered and promoted")
         verified = self.verify(psql)
         self.wait("pod %s to be Ready" % self.pod, lambda: pod_state(
-            read_pod(self.kube, self.namespace, self.pod), SERVER_CONTAINER)[1])
+            self.read_first_pod(self.name), SERVER_CONTAINER)[1])
         self.step("server Ready")
         return verified
 
     def wait_for_promotion(self, psql):
         def promoted():
-            pod = read_pod(self.kube, self.namespace, self.pod)
+            pod = self.read_first_pod(self.name)
             statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
             if any(status.get("restartCount") for status in statuses if status.get("name") == SERVER_CONTAINER):
                 # The restarted container logs the same refusal (the previous run's log may be gone already).
@@ -512,7 +512,7 @@ class PostgresqlRestore(object):
         """Whether the archiver streams the new timeline again (Ready: it receives a segment); the restore stands
         either way, so a slow archiver is reported, not a failure."""
         try:
-            self.wait("the WAL archiver to stream", lambda: pod_state(self.archiver_pod(), ARCHIVER_CONTAINER)[1])
+            self.wait("the WAL archiver to stream", lambda: pod_state(self.read_first_pod(self.archiver), ARCHIVER_CONTAINER)[1])
         except TimedOut:
             return "the WAL archiver does NOT stream yet: see its log (kubectl logs %s)" % first_pod(self.archiver)
         return "the WAL archiver streams the new timeline"
@@ -534,11 +534,11 @@ class PostgresqlRestore(object):
             self.helper.delete(until_gone=True)
             if self.archive_moved:
                 scale_statefulset(self.kube.apps, self.namespace, self.archiver, self.archiver_replicas)
-                self.wait("the WAL archiver to run", lambda: is_running(self.archiver_pod()))
+                self.wait("the WAL archiver to run", lambda: is_running(self.read_first_pod(self.archiver)))
                 self.archive_shell(ARCHIVE_BACK_SCRIPT, [self.system_dir(), self.archive_aside])
             scale_statefulset(self.kube.apps, self.namespace, self.name, self.replicas)
             self.wait("pod %s to be Ready after the rollback" % self.pod, lambda: pod_state(
-                read_pod(self.kube, self.namespace, self.pod), SERVER_CONTAINER)[1])
+                self.read_first_pod(self.name), SERVER_CONTAINER)[1])
             scale_statefulset(self.kube.apps, self.namespace, self.archiver, self.archiver_replicas)
             scale_deployments(self.kube.apps, self.namespace, self.client_replicas)
             self.recorder.clear()
